@@ -1,0 +1,80 @@
+/**
+ * The shape every CLI command has: a table of flags (node:util parseArgs) and an action.
+ * Commands are thin: they parse, then call the library.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ProtosegError } from '../errors.js';
+
+export type FlagSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string; argument?: string };
+
+export interface CommandSpec {
+  /** e.g. "data check" for a sub-command. */
+  name: string;
+  summary: string;
+  /** Positional arguments in the usage line, e.g. "IMAGE_OR_DIR...". */
+  positionals?: string;
+  flags: Record<string, FlagSpec>;
+  run(parsed: ParsedCommand): Promise<number | void>;
+}
+
+export interface ParsedCommand {
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  positionals: string[];
+}
+
+/** Flags every command accepts. */
+export const COMMON_FLAGS: Record<string, FlagSpec> = {
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+  quiet: { type: 'boolean', short: 'q', description: 'no progress bars or periodic log lines' },
+  verbose: { type: 'boolean', description: 'print stack traces of internal errors' },
+};
+
+export function usage(spec: CommandSpec): string {
+  const flags = { ...spec.flags, ...COMMON_FLAGS };
+  const lines = [`usage: protoseg ${spec.name}${spec.positionals ? ` ${spec.positionals}` : ''} [options]`, '', spec.summary, '', 'options:'];
+  for (const [name, flag] of Object.entries(flags)) {
+    const argument = flag.type === 'string' ? ` ${flag.argument ?? 'VALUE'}` : '';
+    const short = flag.short ? `-${flag.short}, ` : '    ';
+    lines.push(`  ${short}--${name}${argument}`.padEnd(34) + flag.description + (flag.default !== undefined ? ` (default: ${String(flag.default)})` : ''));
+  }
+  return lines.join('\n');
+}
+
+/** Parses argv for one command; unknown flags are a usage error naming the closest flag. */
+export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
+  const options: NonNullable<ParseArgsConfig['options']> = {};
+  for (const [name, flag] of Object.entries({ ...spec.flags, ...COMMON_FLAGS })) {
+    const { description: _description, argument: _argument, ...option } = flag;
+    options[name] = option;
+  }
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { values: values as ParsedCommand['values'], positionals };
+  } catch (error) {
+    throw new ProtosegError('PROTOSEG_USAGE', `protoseg ${spec.name}: ${(error as Error).message}. Run "protoseg ${spec.name} --help" for the options.`);
+  }
+}
+
+export function stringFlag(parsed: ParsedCommand, name: string): string | undefined {
+  const value = parsed.values[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export function requireStringFlag(parsed: ParsedCommand, command: string, name: string): string {
+  const value = stringFlag(parsed, name);
+  if (value === undefined) {
+    throw new ProtosegError('PROTOSEG_USAGE', `protoseg ${command}: --${name} is required. Run "protoseg ${command} --help".`);
+  }
+  return value;
+}
+
+/** Parses an integer flag, rejecting anything that is not a whole number in [min, max]. */
+export function intFlag(parsed: ParsedCommand, command: string, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = stringFlag(parsed, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ProtosegError('PROTOSEG_USAGE', `protoseg ${command}: --${name} expected a whole number in [${min}, ${max}], got "${raw}".`);
+  }
+  return value;
+}

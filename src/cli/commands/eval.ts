@@ -1,0 +1,12 @@
+import { ProtosegError } from '../../errors.js';
+import type { CommandSpec } from '../command.js';
+
+// Placeholder until the command lands; it fails loudly rather than pretending to work.
+export const evalCommand: CommandSpec = {
+  name: 'eval',
+  summary: 'not implemented yet',
+  flags: {},
+  async run() {
+    throw new ProtosegError('PROTOSEG_INTERNAL', 'protoseg eval is not implemented yet.');
+  },
+};

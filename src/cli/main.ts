@@ -1,0 +1,80 @@
+/**
+ * protoseg's command line: dispatch, help, and the one place errors become exit codes
+ * (0 success, 1 user error with a message that says how to fix it, 2 internal error).
+ */
+import { ProtosegError, closestName } from '../errors.js';
+import { parseCommand, usage, type CommandSpec } from './command.js';
+
+/** Command name -> lazy loader, so `protoseg synth` does not load the training stack. */
+const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
+  train: async () => (await import('./commands/train.js')).trainCommand,
+  eval: async () => (await import('./commands/eval.js')).evalCommand,
+  predict: async () => (await import('./commands/predict.js')).predictCommand,
+  synth: async () => (await import('./commands/synth.js')).synthCommand,
+  'data check': async () => (await import('./commands/data_check.js')).dataCheckCommand,
+  report: async () => (await import('./commands/report.js')).reportCommand,
+};
+
+const SUMMARY = `protoseg: few-shot unsupervised domain adaptation for semantic segmentation
+
+usage: protoseg <command> [options]     (protoseg <command> --help for its options)
+
+commands:
+  train       train a model (default: the full PCS-seg method on the built-in benchmark)
+  eval        evaluate a run or checkpoint (mIoU, per-class IoU, pixel accuracy)
+  predict     write colour and trainId PNGs for images
+  synth       write the built-in two-domain benchmark to disk
+  data check  integrity report of a dataset folder
+  report      (re)write RUN_DIR/report.html`;
+
+/** Splits argv into the command name (one or two words) and its arguments. */
+export function resolveCommand(argv: string[]): { name: string; rest: string[] } | undefined {
+  const [first, second] = argv;
+  if (first === undefined) return undefined;
+  if (second !== undefined && COMMANDS[`${first} ${second}`] !== undefined) return { name: `${first} ${second}`, rest: argv.slice(2) };
+  return { name: first, rest: argv.slice(1) };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const verbose = argv.includes('--verbose');
+  try {
+    const resolved = resolveCommand(argv);
+    if (resolved === undefined || resolved.name === '--help' || resolved.name === '-h' || resolved.name === 'help') {
+      console.log(SUMMARY);
+      return resolved === undefined ? 1 : 0;
+    }
+    if (resolved.name === '--version') {
+      console.log('0.1.0');
+      return 0;
+    }
+    const load = COMMANDS[resolved.name];
+    if (load === undefined) {
+      const close = closestName(resolved.name, Object.keys(COMMANDS));
+      throw new ProtosegError('PROTOSEG_USAGE', `unknown command "${resolved.name}".${close ? ` Did you mean "${close}"?` : ''} Run "protoseg --help" for the list.`);
+    }
+    const spec = await load();
+    const parsed = parseCommand(spec, resolved.rest);
+    if (parsed.values['help'] === true) {
+      console.log(usage(spec));
+      return 0;
+    }
+    const code = await spec.run(parsed);
+    return code ?? 0;
+  } catch (error) {
+    return reportError(error, verbose);
+  }
+}
+
+/** Prints one line for user errors (code + message), the stack too for internal ones. */
+export function reportError(error: unknown, verbose: boolean): number {
+  if (error instanceof ProtosegError && error.isUserError) {
+    console.error(`error ${error.code}: ${error.message}`);
+    if (verbose && error.stack) console.error(error.stack);
+    return 1;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`internal error: ${message}`);
+  if (verbose && error instanceof Error && error.stack) console.error(error.stack);
+  else console.error('(run again with --verbose for the stack trace, and please report it)');
+  return 2;
+}

@@ -1,0 +1,97 @@
+/**
+ * Backend selection: chosen once at start-up, printed in the run log.
+ * `auto` prefers tfjs-node, then protoseg's libtorch backend (`native`), then wasm.
+ */
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { ProtosegError } from '../errors.js';
+import { registerAllKernels } from './register_all_kernels.js';
+import { registerAllGradients } from '../gradients/register_all_gradients.js';
+
+export const BACKEND_CHOICES = ['auto', 'wasm', 'cpu', 'node', 'native'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+export type BackendName = Exclude<BackendChoice, 'auto'>;
+
+export interface BackendInfo {
+  /** The protoseg name of the backend in use. */
+  name: BackendName;
+  /** The tfjs registry name (e.g. 'tensorflow' for tfjs-node). */
+  tfjsName: string;
+  /** Why `auto` chose it, or that it was requested. */
+  reason: string;
+}
+
+let active: BackendInfo | undefined;
+
+/** Loaders for optional backends; each resolves to the tfjs backend name or throws why it is unavailable. */
+const optionalBackends: Record<'node' | 'native', () => Promise<string>> = {
+  node: async () => {
+    // A variable specifier keeps TypeScript from requiring the optional package at build time.
+    const specifier = '@tensorflow/tfjs-node';
+    await import(specifier);
+    return 'tensorflow';
+  },
+  native: async () => {
+    const specifier = '../backend_libtorch/index.js';
+    const mod = (await import(specifier)) as { registerLibtorchBackend: () => string };
+    return mod.registerLibtorchBackend();
+  },
+};
+
+async function activate(name: BackendName, reason: string): Promise<BackendInfo> {
+  let tfjsName: string = name;
+  if (name === 'node' || name === 'native') {
+    tfjsName = await optionalBackends[name]();
+  }
+  registerAllKernels();
+  registerAllGradients();
+  const ok = await tf.setBackend(tfjsName);
+  if (!ok) {
+    throw new ProtosegError('PROTOSEG_BACKEND_UNAVAILABLE', `backend "${name}": tfjs could not initialise it. Use --backend wasm.`);
+  }
+  await tf.ready();
+  active = { name, tfjsName, reason };
+  return active;
+}
+
+/**
+ * Selects and initialises the tensor backend. Calling it again with the same choice is a no-op;
+ * a different explicit choice switches backends.
+ */
+export async function initBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+  if (active !== undefined && (choice === 'auto' || choice === active.name)) return active;
+  if (!(BACKEND_CHOICES as readonly string[]).includes(choice)) {
+    throw new ProtosegError('PROTOSEG_UNKNOWN_NAME', `backend: expected one of ${BACKEND_CHOICES.join(', ')}, got "${choice}".`);
+  }
+  if (choice !== 'auto') {
+    try {
+      return await activate(choice, 'requested');
+    } catch (error) {
+      if (error instanceof ProtosegError) throw error;
+      throw new ProtosegError(
+        'PROTOSEG_BACKEND_UNAVAILABLE',
+        `backend "${choice}" could not be loaded (${(error as Error).message.split('\n')[0]}). ` +
+          (choice === 'native'
+            ? 'Install libtorch (apt-get install libtorch-dev, or set LIBTORCH_DIR) and run npm install again, or use --backend wasm.'
+            : choice === 'node'
+              ? 'Install @tensorflow/tfjs-node (needs internet for libtensorflow), or use --backend wasm.'
+              : 'Use --backend wasm.'),
+        { cause: error },
+      );
+    }
+  }
+  const skipped: string[] = [];
+  for (const candidate of ['node', 'native'] as const) {
+    try {
+      return await activate(candidate, `auto: ${candidate} loaded`);
+    } catch (error) {
+      skipped.push(`${candidate}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+  return activate('wasm', `auto: ${skipped.join('; ')}`);
+}
+
+/** The backend chosen by initBackend, or undefined before it ran. */
+export function activeBackend(): BackendInfo | undefined {
+  return active;
+}
