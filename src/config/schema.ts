@@ -1,0 +1,180 @@
+/**
+ * The config schema: the single source of truth for every key, its type, range, default and meaning.
+ * The TypeScript type is inferred from it, the JSON schema is generated from it, and `--set a.b=v`
+ * overrides are validated against it. Unknown keys are rejected (strict objects).
+ */
+import { z } from 'zod';
+
+const positiveInt = () => z.number().int().positive();
+const nonNegativeInt = () => z.number().int().nonnegative();
+const probability = () => z.number().min(0).max(1);
+
+export const DATASET_NAMES = ['synthetic', 'cityscapes', 'gta5', 'folder'] as const;
+export const METHOD_NAMES = ['pcs', 'source-only', 'target-oracle', 'max-squares'] as const;
+export const LOSS_CONFIG_NAMES = [
+  'pixelCrossEntropy',
+  'cosineCrossEntropy',
+  'protoNce',
+  'crossDomainEntropy',
+  'mimEntropy',
+  'mimDiversity',
+  'maxSquares',
+] as const;
+export type LossConfigName = (typeof LOSS_CONFIG_NAMES)[number];
+
+const domainSchema = (dataset: (typeof DATASET_NAMES)[number]) =>
+  z
+    .strictObject({
+      dataset: z.enum(DATASET_NAMES).default(dataset).describe('dataset layout: synthetic (the built-in benchmark), cityscapes, gta5 or folder (unlabelled images)'),
+      root: z.string().min(1).optional().describe('dataset root folder; for synthetic, where the generated benchmark is cached (default .cache/protoseg/benchmark)'),
+      trainSplit: z.string().min(1).default('train').describe('split used for training (cityscapes: a split folder; gta5: splits/<name>.txt or a list file path)'),
+      valSplit: z.string().min(1).default('val').describe('split used for evaluation'),
+      labelType: z.enum(['labelIds', 'labelTrainIds']).default('labelIds').describe('cityscapes only: read _gtFine_labelIds.png (mapped to trainIds) or _gtFine_labelTrainIds.png'),
+    })
+    .prefault({});
+
+const lossSchema = (enabled: boolean, weight: number, fromEpoch = 0, description = '') =>
+  z
+    .strictObject({
+      enabled: z.boolean().default(enabled).describe('switch this loss on or off (one switch per ablation)'),
+      weight: z.number().min(0).max(1000).default(weight).describe('weight of the loss in the total objective'),
+      fromEpoch: nonNegativeInt().default(fromEpoch).describe('first adaptation epoch (0-based) in which the loss is active: active when epoch >= fromEpoch'),
+      untilEpoch: nonNegativeInt().default(1_000_000).describe('active while epoch < untilEpoch'),
+    })
+    .prefault({})
+    .describe(description);
+
+export const configSchema = z.strictObject({
+  method: z.enum(METHOD_NAMES).default('pcs').describe('pcs: full PCS-seg + max-squares; source-only: few labelled source images only; target-oracle: trained on target labels (upper bound, analysis only); max-squares: source labels + max-squares on target, no prototypes'),
+  seed: nonNegativeInt().default(0).describe('seed of every random choice (init, data order, augmentation, k-means)'),
+  backend: z.enum(['auto', 'wasm', 'cpu', 'node', 'native']).default('auto').describe('tensor backend; auto prefers tfjs-node, then the libtorch backend, then wasm'),
+
+  data: z
+    .strictObject({
+      source: domainSchema('synthetic'),
+      target: domainSchema('synthetic'),
+      synthetic: z
+        .strictObject({
+          height: positiveInt().multipleOf(32).default(64).describe('image height of the generated benchmark (multiple of 32)'),
+          width: positiveInt().multipleOf(32).default(128).describe('image width of the generated benchmark (multiple of 32)'),
+          sourceImages: positiveInt().default(300).describe('source train images'),
+          targetImages: positiveInt().default(300).describe('target train images'),
+          valImages: positiveInt().default(60).describe('val images per domain'),
+          seed: nonNegativeInt().default(0).describe('seed of the generated scenes (independent of the training seed)'),
+        })
+        .prefault({}),
+      fewShot: z
+        .strictObject({
+          images: positiveInt().default(10).describe('number of labelled source images (k)'),
+          mode: z.enum(['coverage', 'random']).default('coverage').describe('coverage: first cover every class, then fill at random; random: uniform'),
+          seed: nonNegativeInt().default(0).describe('seed of the labelled-subset draw (vary it to report split variance)'),
+          listFile: z.string().min(1).optional().describe('explicit list file of labelled source ids (overrides images/mode/seed)'),
+        })
+        .prefault({}),
+      batchSize: positiveInt().max(256).default(4).describe('images per batch (each domain)'),
+      crop: z.tuple([positiveInt(), positiveInt()]).optional().describe('random crop [height, width] for training; default: whole image'),
+      scaleRange: z.tuple([z.number().positive(), z.number().positive()]).default([1, 1]).describe('random rescale range before cropping'),
+      flip: z.boolean().default(true).describe('random horizontal flip'),
+      prefetch: positiveInt().max(64).default(2).describe('batches decoded ahead (bounds memory)'),
+    })
+    .prefault({}),
+
+  model: z
+    .strictObject({
+      encoder: z
+        .strictObject({
+          name: z.string().min(1).default('scratch').describe('encoder name from the registry: scratch or mobilenetv2'),
+          widths: z.array(positiveInt()).min(2).max(8).default([16, 32, 64, 128, 256]).describe('scratch encoder: channels per stage'),
+          pretrained: z.boolean().default(true).describe('mobilenetv2: load the ImageNet weights shipped in the nsfwjs package'),
+        })
+        .prefault({}),
+      decoderWidths: z.array(positiveInt()).min(1).max(8).optional().describe('decoder channels per level (default: mirrors the encoder)'),
+      embeddingDim: positiveInt().max(4096).default(128).describe('D, the projection-head output size'),
+      projectionStride: z.union([z.literal(4), z.literal(8), z.literal(16), z.literal(32)]).default(8).describe('encoder level (stride) the projection head and cosine classifier read'),
+      temperature: z.number().positive().max(10).default(0.05).describe('cosine-classifier temperature T (logit scale 1/T)'),
+    })
+    .prefault({}),
+
+  optimizer: z
+    .strictObject({
+      name: z.enum(['adam', 'sgd']).default('adam').describe('adam, or sgd with (Nesterov) momentum'),
+      lr: z.number().positive().max(10).default(1e-3).describe('base learning rate'),
+      momentum: probability().default(0.9).describe('sgd momentum'),
+      nesterov: z.boolean().default(true).describe('sgd: Nesterov momentum'),
+      beta1: probability().default(0.9).describe('adam beta1'),
+      beta2: probability().default(0.999).describe('adam beta2'),
+      weightDecay: z.number().min(0).max(1).default(1e-4).describe('L2 weight decay; never applied to batch-norm parameters'),
+      headLrMultiplier: z.number().positive().max(100).default(1).describe('lr multiplier of the decoder output layer, projection head and classifier'),
+      schedule: z.enum(['poly', 'constant', 'inverse']).default('poly').describe('poly: lr*(1-t/T)^power; inverse: lr*(1+1e-4 t)^-0.75 (PCS); constant'),
+      power: z.number().positive().max(10).default(0.9).describe('poly schedule power'),
+    })
+    .prefault({}),
+
+  train: z
+    .strictObject({
+      steps: positiveInt().default(600).describe('source-only / target-oracle / warm-up: optimisation steps'),
+      epochs: nonNegativeInt().default(4).describe('pcs / max-squares: adaptation epochs after the warm-up'),
+      stepsPerEpoch: positiveInt().default(60).describe('pcs / max-squares: iterations per adaptation epoch (each is a source and a target step)'),
+      logEvery: positiveInt().default(10).describe('steps between metrics.jsonl lines'),
+      checkpointEvery: positiveInt().default(50).describe('steps between checkpoints (a kill loses at most this many)'),
+      evalEvery: nonNegativeInt().default(0).describe('steps between evaluations on the selection split (0: at the end of each epoch / of training)'),
+      selection: z.enum(['source-val', 'none']).default('source-val').describe('split the "best" checkpoint is chosen on; never the target labels'),
+      reuseBaseline: z.boolean().default(true).describe('pcs / max-squares: reuse a cached source-only warm-up with the same data/model/seed instead of training it again'),
+    })
+    .prefault({}),
+
+  pcs: z
+    .strictObject({
+      minCells: positiveInt().default(4).describe('cells an (image, class) region needs to become an instance'),
+      purity: probability().default(0.5).describe('cell label = majority label when its share >= purity, else ignore'),
+      bankMomentum: probability().default(0.5).describe('memory-bank momentum m'),
+      labelledBankMomentum: probability().default(0.9).describe('memory-bank momentum of labelled source rows'),
+      kList: z.array(z.number().int().min(2).max(1000)).min(1).max(8).default([19, 38]).describe('k of each k-means run per domain'),
+      kmeansIterations: positiveInt().max(1000).default(40).describe('Lloyd iterations per k-means run'),
+      kmeansInit: z.enum(['warm', 'random']).default('warm').describe('warm: label-mean centroids (report step 3); random: k-means++ (ablation)'),
+      crossTemperature: z.number().positive().max(10).default(0.1).describe('tau of the cross-domain entropy'),
+      phiFloor: z.number().positive().max(10).default(0.05).describe('lower clamp of the per-cluster concentration phi'),
+      sourceThreshold: probability().default(0.95).describe('instance confidence for a source pseudo-label'),
+      targetThreshold: probability().default(0.95).describe('instance confidence for a target pseudo-label'),
+      apcl: z
+        .strictObject({
+          enabled: z.boolean().default(true).describe('load bank prototypes into the cosine classifier at each epoch start'),
+          gateEpoch: nonNegativeInt().default(1).describe('first epoch in which target prototypes may replace source ones'),
+          minTargetRows: positiveInt().default(50).describe('confident target instances a class needs for its target prototype'),
+        })
+        .prefault({}),
+      freezeRegionLabels: z.boolean().default(false).describe('use region labels from the epoch start instead of the current classifier'),
+      losses: z
+        .strictObject({
+          pixelCrossEntropy: lossSchema(true, 1, 0, 'few-shot pixel cross-entropy on labelled source images'),
+          cosineCrossEntropy: lossSchema(true, 1, 0, 'cell-level cosine-classifier cross-entropy on labelled source cells'),
+          protoNce: lossSchema(true, 1, 0, 'in-domain prototypical NCE with per-cluster concentration'),
+          crossDomainEntropy: lossSchema(true, 1, 0, 'entropy of instance assignments to the other domain\'s centroids'),
+          mimEntropy: lossSchema(false, 0.05, 0, 'MIM conditional entropy on unlabelled instances'),
+          mimDiversity: lossSchema(true, 0.05, 0, 'MIM diversity (running class marginal) on target instances'),
+          maxSquares: lossSchema(true, 0.1, 0, 'max-squares on the target decoder softmax'),
+        })
+        .prefault({}),
+      maxSquaresMode: z.enum(['plain', 'iw']).default('plain').describe('plain, or image-wise class-balanced (IW) max-squares'),
+      maxSquaresRatio: probability().default(0.2).describe('alpha of the IW weighting'),
+    })
+    .prefault({}),
+
+  eval: z
+    .strictObject({
+      batchSize: positiveInt().max(256).default(4).describe('images per evaluation batch'),
+      scale: z.number().positive().max(4).default(1).describe('network input scale relative to the image (output resized back)'),
+      maxImages: nonNegativeInt().default(0).describe('evaluate at most this many images per split (0: all)'),
+    })
+    .prefault({}),
+});
+
+/** The resolved config (every default filled in). */
+export type Config = z.output<typeof configSchema>;
+/** What a user may write (everything optional). */
+export type ConfigInput = z.input<typeof configSchema>;
+
+/** The JSON schema of the config (defaults and descriptions included). */
+export function configJsonSchema(): unknown {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}
