@@ -8,7 +8,8 @@ import { initTestBackend } from '../test_utils/backend.js';
 import { decodePng, encodePng } from '../data/png.js';
 import { CLASSES } from '../data/label_maps.js';
 import { DataError, ProtosegError } from '../errors.js';
-import { networkSize, normalizeRgb, predictionName, writePredictions } from './predict.js';
+import { predictionName, writePredictions } from './predict.js';
+import { networkSize, normalizeRgb } from './network_input.js';
 import { evaluatePredictionFolder, type PredictLogits } from './evaluate.js';
 
 /** Logits = the 3 input channels followed by 16 very negative ones: the dominant colour wins (R road, G sidewalk, B building). */
