@@ -1,0 +1,224 @@
+/**
+ * SegmentationModel composes encoder -> UNet decoder (pixel logits) and encoder level -> projection
+ * head -> cosine classifier (cell embeddings and cell logits). It only composes parts; adaptation
+ * wraps it and never subclasses it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ProtosegError } from '../errors.js';
+import { UnetDecoder } from './decoders/unet/decoder.js';
+import { IMAGENET_MEAN, IMAGENET_STD, type Encoder, type InputNormalization } from './encoders/encoder.js';
+import { createEncoder, getEncoderSpec, type EncoderOptions } from './encoders/registry.js';
+import { CosineClassifier } from './heads/cosine_classifier.js';
+import { ProjectionHead } from './heads/projection_head.js';
+import { Initializer, Module, type ParamGroup } from './module.js';
+
+/**
+ * Model options (config `model` section). Defaults are applied by createModel; the config schema
+ * mirrors them.
+ */
+export interface ModelOptions {
+  /** Encoder: {name: 'scratch' | 'mobilenetv2', widths?, pretrained?, bnMomentum?}. Default {name: 'scratch'}. */
+  encoder?: EncoderOptions;
+  /**
+   * Decoder channels per level, coarsest first, one per encoder skip except the coarsest.
+   * Default: scratch mirrors its widths ([128, 64, 32, 16] for the default widths); mobilenetv2 [128, 64, 32, 16].
+   */
+  decoderWidths?: readonly number[];
+  /** D, the projection-head output size. Default 128 (the built-in benchmark; PCS used 512). */
+  embeddingDim?: number;
+  /** Stride of the encoder level the projection head reads; one of the encoder's strides. Default 16. */
+  projectionStride?: number;
+  /** Cosine-classifier temperature T (logit scale 1/T). Default 0.05. */
+  temperature?: number;
+  /** Number of classes K. Default 19 (Cityscapes train ids). */
+  numClasses?: number;
+  /** Seed of the weight initialisation. Default 0. */
+  seed?: number;
+}
+
+/** ModelOptions with every default filled in. */
+export type ResolvedModelOptions = Required<Omit<ModelOptions, 'encoder' | 'decoderWidths'>> & {
+  encoder: EncoderOptions;
+  decoderWidths: number[];
+};
+
+export const MODEL_DEFAULTS = {
+  encoder: { name: 'scratch' },
+  embeddingDim: 128,
+  projectionStride: 16,
+  temperature: 0.05,
+  numClasses: 19,
+  seed: 0,
+} as const;
+
+export function resolveModelOptions(options: ModelOptions = {}): ResolvedModelOptions {
+  const encoder: EncoderOptions = { ...(options.encoder ?? MODEL_DEFAULTS.encoder) };
+  const spec = getEncoderSpec(encoder.name);
+  return {
+    encoder,
+    decoderWidths: [...(options.decoderWidths ?? spec.defaultDecoderWidths(encoder))],
+    embeddingDim: options.embeddingDim ?? MODEL_DEFAULTS.embeddingDim,
+    projectionStride: options.projectionStride ?? MODEL_DEFAULTS.projectionStride,
+    temperature: options.temperature ?? MODEL_DEFAULTS.temperature,
+    numClasses: options.numClasses ?? MODEL_DEFAULTS.numClasses,
+    seed: options.seed ?? MODEL_DEFAULTS.seed,
+  };
+}
+
+export interface ModelForwardOptions {
+  /** Training mode (BN batch statistics and moving-statistics updates). Default false. */
+  training?: boolean;
+}
+
+// A type alias (not an interface) so outputs pass to tf.dispose as a TensorContainer.
+export type ModelOutput = {
+  /** Pixel logits [batch, height, width, classes] at the input resolution. */
+  logits: tf.Tensor4D;
+  /** Cell embeddings [batch, height/s, width/s, D], unit L2 norm, s = projectionStride. */
+  embeddings: tf.Tensor4D;
+  /** Cosine-classifier logits per cell [batch, height/s, width/s, classes] (cos / T). */
+  cellLogits: tf.Tensor4D;
+};
+
+export type EmbedOutput = Omit<ModelOutput, 'logits'>;
+
+export class SegmentationModel extends Module {
+  readonly options: ResolvedModelOptions;
+  readonly encoder: Encoder;
+  readonly decoder: UnetDecoder;
+  readonly projection: ProjectionHead;
+  readonly classifier: CosineClassifier;
+  /** Largest encoder stride: input height and width must be multiples of it. */
+  readonly outputStride: number;
+  readonly projectionStride: number;
+  readonly numClasses: number;
+  readonly embeddingDim: number;
+  private readonly projectionLevel: number;
+
+  constructor(options: ModelOptions = {}) {
+    super();
+    const resolved = resolveModelOptions(options);
+    this.options = resolved;
+    const { embeddingDim, numClasses } = resolved;
+    for (const [key, value] of Object.entries({ embeddingDim, numClasses })) {
+      if (!Number.isInteger(value) || value < 1) throw new ProtosegError('PROTOSEG_CONFIG_INVALID', `model.${key}: expected a positive integer, got ${value}.`);
+    }
+    const init = new Initializer(resolved.seed);
+    const encoder = createEncoder(init, resolved.encoder);
+    try {
+      this.encoder = this.addModule('encoder', encoder);
+      this.projectionLevel = encoder.strides.indexOf(resolved.projectionStride);
+      if (this.projectionLevel < 0) {
+        throw new ProtosegError(
+          'PROTOSEG_CONFIG_INVALID',
+          `model.projectionStride: expected one of the ${encoder.name} encoder's strides ${encoder.strides.join(', ')}, got ${resolved.projectionStride}.`,
+        );
+      }
+      this.decoder = this.addModule(
+        'decoder',
+        new UnetDecoder(init, {
+          encoderChannels: encoder.outChannels,
+          encoderStrides: encoder.strides,
+          widths: resolved.decoderWidths,
+          numClasses,
+          bnMomentum: resolved.encoder.bnMomentum,
+        }),
+      );
+      this.projection = this.addModule('projection', new ProjectionHead(init, encoder.outChannels[this.projectionLevel]!, embeddingDim));
+      this.classifier = this.addModule('classifier', new CosineClassifier(init, numClasses, embeddingDim, resolved.temperature));
+    } catch (error) {
+      this.dispose();
+      encoder.dispose();
+      throw error;
+    }
+    this.outputStride = Math.max(...encoder.strides);
+    this.projectionStride = resolved.projectionStride;
+    this.numClasses = numClasses;
+    this.embeddingDim = embeddingDim;
+  }
+
+  /** Throws PROTOSEG_SHAPE_MISMATCH unless images are [batch, H, W, 3] with H, W multiples of outputStride. */
+  checkInput(images: tf.Tensor, where = 'SegmentationModel.forward'): void {
+    const s = this.outputStride;
+    const shape = images.shape;
+    if (shape.length !== 4 || shape[3] !== 3) {
+      throw new ProtosegError('PROTOSEG_SHAPE_MISMATCH', `${where}: expected images [batch, height, width, 3], got [${shape.join(', ')}].`);
+    }
+    const [b, h, w] = shape as [number, number, number, number];
+    if (h % s !== 0 || w % s !== 0 || h === 0 || w === 0) {
+      const ph = Math.max(s, Math.ceil(h / s) * s);
+      const pw = Math.max(s, Math.ceil(w / s) * s);
+      throw new ProtosegError(
+        'PROTOSEG_SHAPE_MISMATCH',
+        `${where}: expected height and width divisible by ${s} (the ${this.encoder.name} encoder's output stride), got [${shape.join(', ')}]. ` +
+          `Pad (or resize) the images to [${b}, ${ph}, ${pw}, 3].`,
+      );
+    }
+  }
+
+  /** Maps images in [0, 1] to what the encoder expects. */
+  normalize(images: tf.Tensor4D): tf.Tensor4D {
+    return normalizeImages(images, this.encoder.inputNormalization);
+  }
+
+  /**
+   * images [batch, height, width, 3], float RGB in [0, 1] -> pixel logits, cell embeddings, cell logits.
+   * Everything is created under tidy; the caller owns and disposes the three outputs.
+   */
+  forward(images: tf.Tensor4D, options: ModelForwardOptions = {}): ModelOutput {
+    this.checkInput(images);
+    const training = options.training ?? false;
+    return tf.tidy(() => {
+      const skips = this.encoder.forward(this.normalize(images), { training });
+      const logits = this.decoder.forward(skips, [images.shape[1], images.shape[2]], { training });
+      const embeddings = this.projection.forward(skips[this.projectionLevel]!);
+      const cellLogits = this.classifier.forward(embeddings);
+      return { logits, embeddings, cellLogits };
+    });
+  }
+
+  /** Embeddings and cell logits only (no decoder, encoder stops at projectionStride); for bank passes. */
+  embed(images: tf.Tensor4D, options: ModelForwardOptions = {}): EmbedOutput {
+    this.checkInput(images, 'SegmentationModel.embed');
+    const training = options.training ?? false;
+    return tf.tidy(() => {
+      const skips = this.encoder.forward(this.normalize(images), { training, maxStride: this.projectionStride });
+      const embeddings = this.projection.forward(skips[this.projectionLevel]!);
+      return { embeddings, cellLogits: this.classifier.forward(embeddings) };
+    });
+  }
+
+  /** Trainable parameter counts per optimiser group and in total. */
+  parameterCounts(): Record<ParamGroup | 'total', number> {
+    const counts: Record<ParamGroup | 'total', number> = { conv: 0, bn: 0, head: 0, classifier: 0, total: 0 };
+    for (const p of this.namedParameters()) {
+      counts[p.group] += p.variable.size;
+      counts.total += p.variable.size;
+    }
+    return counts;
+  }
+
+  /** One line for run logs. */
+  summary(): string {
+    const c = this.parameterCounts();
+    const source = 'weightsSource' in this.encoder ? `, weights: ${String((this.encoder as { weightsSource: unknown }).weightsSource)}` : '';
+    return (
+      `UNet(${this.encoder.name}${source}) strides ${this.encoder.strides.join('/')}, decoder ${this.options.decoderWidths.join('-')}, ` +
+      `projection stride ${this.projectionStride} -> D=${this.embeddingDim}, ${this.numClasses} classes, T=${this.classifier.temperature}; ` +
+      `${c.total} parameters (conv ${c.conv}, bn ${c.bn}, head ${c.head}, classifier ${c.classifier})`
+    );
+  }
+}
+
+/** Maps images in [0, 1] to the given normalisation. */
+export function normalizeImages(images: tf.Tensor4D, kind: InputNormalization): tf.Tensor4D {
+  return tf.tidy(() => {
+    if (kind === 'minus1to1') return tf.sub(tf.mul(images, 2), 1);
+    return tf.div(tf.sub(images, tf.tensor1d([...IMAGENET_MEAN])), tf.tensor1d([...IMAGENET_STD]));
+  });
+}
+
+/** Builds a model from a plain options object (see ModelOptions for defaults). */
+export function createModel(options: ModelOptions = {}): SegmentationModel {
+  return new SegmentationModel(options);
+}
