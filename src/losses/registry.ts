@@ -138,8 +138,15 @@ export function parseLossOptions<N extends LossName>(name: N, options: unknown):
   const result = spec.optionsSchema.safeParse(options ?? {});
   if (!result.success) {
     const issue = result.error.issues[0]!;
-    const key = issue.path.length > 0 ? issue.path.join('.') : '(options)';
-    throw new ConfigError(`options of loss "${name}", key ${key}: expected ${issue.message.replace(/^Invalid input: expected /, '')}, got ${JSON.stringify(options)}. Valid keys: ${Object.keys((spec.optionsSchema as unknown as { shape: object }).shape).join(', ')}.`);
+    const validKeys = Object.keys((spec.optionsSchema as unknown as { shape: object }).shape).join(', ');
+    let where = `options of loss "${name}"`;
+    let got = '';
+    if (issue.path.length > 0) {
+      where += ` at ${issue.path.join('.')}`;
+      const value = issue.path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined), options);
+      got = `, got ${JSON.stringify(value)}`;
+    }
+    throw new ConfigError(`${where}: ${issue.message}${got}. Valid keys: ${validKeys}.`);
   }
   return result.data;
 }
