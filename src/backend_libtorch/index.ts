@@ -1,0 +1,60 @@
+/**
+ * protoseg's native tensor backend: TensorFlow.js kernels over libtorch (ATen) through an N-API addon.
+ * Usable on its own: `registerLibtorchBackend(); await tf.setBackend('native')`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { availableParallelism } from 'node:os';
+import { isAddonAvailable, loadAddon } from './addon.js';
+import { BACKEND_NAME, LibtorchBackend, type NativeMemoryInfo } from './backend_libtorch.js';
+import { KERNEL_CONFIGS } from './register_all_kernels.js';
+
+export { BACKEND_NAME, LibtorchBackend, type NativeMemoryInfo } from './backend_libtorch.js';
+export { isAddonAvailable } from './addon.js';
+export { KERNEL_CONFIGS } from './register_all_kernels.js';
+export * from './kernel_names.js';
+
+export interface LibtorchBackendOptions {
+  /** ATen intra-op threads; default all cores (os.availableParallelism()). */
+  numThreads?: number;
+  /** tfjs backend priority; default 3, above wasm (2) so `tf.ready()` prefers it, below tfjs-node. */
+  priority?: number;
+}
+
+let registered = false;
+
+/**
+ * Registers the backend (name 'native') and its kernels with tfjs, once; returns the backend name.
+ * Throws an Error saying how to build the addon when it is not built or does not load.
+ */
+export function registerLibtorchBackend(options: LibtorchBackendOptions = {}): string {
+  const addon = loadAddon();
+  setNumThreads(options.numThreads ?? availableParallelism());
+  if (registered) return BACKEND_NAME;
+  tf.registerBackend(BACKEND_NAME, () => new LibtorchBackend(addon), options.priority ?? 3);
+  for (const config of KERNEL_CONFIGS) tf.registerKernel(config);
+  registered = true;
+  return BACKEND_NAME;
+}
+
+/** Sets ATen's intra-op thread count (positive integer). */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new Error(`setNumThreads: expected a positive integer, got ${n}.`);
+  loadAddon().setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return loadAddon().getNumThreads();
+}
+
+/** Live ATen tensors and their bytes, straight from the addon (for leak checks). */
+export function nativeMemory(): { tensors: number; bytes: number } {
+  const [tensors, bytes] = loadAddon().memory();
+  return { tensors, bytes };
+}
+
+/** The libtorch version the addon was built against, or undefined when it is not available. */
+export function libtorchVersion(): string | undefined {
+  return isAddonAvailable() ? loadAddon().version() : undefined;
+}
+
+export type { NativeMemoryInfo as LibtorchMemoryInfo };

@@ -1,0 +1,33 @@
+/**
+ * Kernels this backend adds beyond tfjs' vocabulary (prefixed Protoseg, as style.md asks).
+ * Batch norm in training mode as two native kernels, so its gradient is ATen's closed form instead
+ * of tfjs' formulation that tiles per-channel vectors to the activation shape.
+ */
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+
+/** Forward: statistics over every axis but the last. Outputs [y, mean, variance (biased), invStd], each per channel but y. */
+export const ProtosegBatchNormTraining = 'ProtosegBatchNormTraining';
+export interface BatchNormTrainingInputs {
+  /** [..., channels] */
+  x: TensorInfo;
+  /** [channels], optional */
+  gamma?: TensorInfo;
+  /** [channels], optional */
+  beta?: TensorInfo;
+}
+export interface BatchNormTrainingAttrs {
+  epsilon: number;
+}
+
+/** Backward: outputs [dx, dGamma, dBeta] from dy, x, gamma and the forward's mean and invStd. */
+export const ProtosegBatchNormTrainingGrad = 'ProtosegBatchNormTrainingGrad';
+export interface BatchNormTrainingGradInputs {
+  dy: TensorInfo;
+  x: TensorInfo;
+  gamma?: TensorInfo;
+  mean: TensorInfo;
+  invStd: TensorInfo;
+}
+export interface BatchNormTrainingGradAttrs {
+  epsilon: number;
+}

@@ -1,0 +1,4 @@
+import { Sum } from '@tensorflow/tfjs-core';
+import { reduceKernel } from './kernel_utils.js';
+
+export const sumConfig = reduceKernel(Sum, 'sum');

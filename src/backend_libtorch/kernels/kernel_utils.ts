@@ -1,0 +1,67 @@
+/**
+ * Builders for the kernel families that differ only in the addon op string (elementwise, reductions),
+ * and the conv/pool geometry shared by the convolution and pooling kernels.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { BACKEND_NAME, nativeBackend } from '../backend_libtorch.js';
+
+type Pads = [number, number, number, number];
+
+/** x -> y through addon.unary(op); `alphaAttr` names an attr forwarded as alpha (LeakyRelu, Step). */
+export function unaryKernel(kernelName: string, op: string, alphaAttr?: string): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: BACKEND_NAME,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = nativeBackend(backend);
+      const x = (inputs as { x: tf.TensorInfo }).x;
+      const alpha = alphaAttr === undefined ? null : ((attrs as Record<string, number>)[alphaAttr] ?? 0);
+      return b.output(b.addon.unary(b.id(x), op, alpha));
+    },
+  };
+}
+
+/** (a, b) -> y with broadcasting through addon.binary(op). Input names default to tfjs' {a, b}. */
+export function binaryKernel(kernelName: string, op: string, names: [string, string] = ['a', 'b']): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: BACKEND_NAME,
+    kernelFunc: ({ inputs, backend }) => {
+      const b = nativeBackend(backend);
+      const named = inputs as Record<string, tf.TensorInfo>;
+      return b.output(b.addon.binary(b.id(named[names[0]]!), b.id(named[names[1]]!), op));
+    },
+  };
+}
+
+/** Reduction over `axisAttr` (tfjs calls it axis or reductionIndices) through addon.reduce(op). */
+export function reduceKernel(kernelName: string, op: string, axisAttr = 'axis'): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: BACKEND_NAME,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = nativeBackend(backend);
+      const x = (inputs as { x: tf.TensorInfo }).x;
+      const a = attrs as Record<string, unknown>;
+      const axes = tf.util.parseAxisParam(a[axisAttr] as number | number[], x.shape);
+      return b.output(b.addon.reduce(b.id(x), op, axes, Boolean(a['keepDims'])));
+    },
+  };
+}
+
+/** TF padding of a conv/pool info as [top, bottom, left, right]. */
+export function padsOf(info: { padInfo: { top: number; bottom: number; left: number; right: number } }): Pads {
+  return [info.padInfo.top, info.padInfo.bottom, info.padInfo.left, info.padInfo.right];
+}
+
+/** Only NHWC is supported: the addon views NHWC as channels_last NCHW. */
+export function assertChannelsLast(kernelName: string, dataFormat: string | undefined): void {
+  if (dataFormat !== undefined && dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') {
+    throw new Error(`${kernelName} (libtorch backend): expected dataFormat NHWC, got "${dataFormat}". Transpose to NHWC first.`);
+  }
+}
+
+export type { Pads };
+
+/** tfjs' kernel input maps type every entry as possibly undefined; the engine passes what the op gave. */
+export type Defined<T> = { [K in keyof T]-?: NonNullable<T[K]> };
