@@ -184,3 +184,51 @@ export function labelWith(width: number, height: number, id: number, extra: [val
   }
   return data;
 }
+
+/**
+ * A GTA5 tree with one of every problem (8x6 images unless noted). Expected data check result:
+ *   images 10, pairs 9; imagesWithoutLabel [images/00004.png]; labelsWithoutImage [labels/00005.png];
+ *   sizeMismatches: 00003 (image 8x6, label 4x3);
+ *   classPixels road 76, car 10, vegetation 48, sky 12, building 48 (others 0); ignorePixels 58;
+ *   unknownLabelIds {34: 51, 250: 2}; 11 problems (00003 size, 00004 no label, 00006 truncated label,
+ *   00007 JPEG named .png, 00008 16-bit label, 00009 corrupt image, 00010 empty image, 00011 RGB label,
+ *   00005 label without image, id 34, id 250).
+ * Also writes splits/train.txt = 00001, 00002, 00099 (missing) and splits/val.txt = 00003.
+ */
+export async function buildMessyGta5Tree(root: string): Promise<void> {
+  const W = 8, H = 6;
+  const img = (id: string): string => join(root, 'images', `${id}.png`);
+  const lab = (id: string): string => join(root, 'labels', `${id}.png`);
+  // 00001: RGB image; label road with 3 px id 34, 2 px id 250, 5 px id 0 (ignored), 10 px car.
+  await writeRgbPngFile(img('00001'), W, H, patternRgb(W, H, 1));
+  await writePaletteLabelFile(lab('00001'), W, H, labelWith(W, H, 7, [[34, 3], [250, 2], [0, 5], [26, 10]]));
+  // 00002: RGBA image; 8-bit grey label, all vegetation.
+  await writeRgbaPngFile(img('00002'), W, H, new Uint8Array(W * H * 4).map((_, i) => (i * 5) & 0xff));
+  await writeGreyPngFile(lab('00002'), W, H, labelWith(W, H, 21));
+  // 00003: grey image; label 4x3 all sky (size mismatch).
+  await writeGreyPngFile(img('00003'), W, H, new Uint8Array(W * H).map((_, i) => i * 3));
+  await writePaletteLabelFile(lab('00003'), 4, 3, labelWith(4, 3, 23));
+  // 00004: image without label; 00005: label without image.
+  await writeRgbPngFile(img('00004'), W, H, patternRgb(W, H, 4));
+  await writePaletteLabelFile(lab('00005'), W, H, labelWith(W, H, 7));
+  // 00006: truncated label.
+  await writeRgbPngFile(img('00006'), W, H, patternRgb(W, H, 6));
+  await writeTruncatedPngFile(lab('00006'), W, H);
+  // 00007: JPEG data named .png; label counted (all road).
+  await writeJpegFile(img('00007'), W, H, patternRgb(W, H, 7));
+  await writePaletteLabelFile(lab('00007'), W, H, labelWith(W, H, 7));
+  // 00008: 16-bit label.
+  await writeRgbPngFile(img('00008'), W, H, patternRgb(W, H, 8));
+  await write16BitPngFile(lab('00008'), W, H, 1, new Uint16Array(W * H).fill(7));
+  // 00009: corrupt image; label all building (counted).
+  await writeGarbagePngFile(img('00009'));
+  await writePaletteLabelFile(lab('00009'), W, H, labelWith(W, H, 11));
+  // 00010: empty image; label all id 34 (unknown, counted as ignore).
+  await writeEmptyFile(img('00010'));
+  await writePaletteLabelFile(lab('00010'), W, H, labelWith(W, H, 34));
+  // 00011: RGB colour label.
+  await writeRgbPngFile(img('00011'), W, H, patternRgb(W, H, 11));
+  await writeRgbPngFile(lab('00011'), W, H, patternRgb(W, H, 12));
+  await put(join(root, 'splits', 'train.txt'), Buffer.from('# train ids\n00001\n00002.png\n00099\n'));
+  await put(join(root, 'splits', 'val.txt'), Buffer.from('00003\n'));
+}

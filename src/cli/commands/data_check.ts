@@ -1,12 +1,35 @@
+/** `protoseg data check`: a thin layer over checkDataset (src/data/data_check.ts). */
+import { checkDataset, formatDataCheckReport } from '../../data/data_check.js';
 import { ProtosegError } from '../../errors.js';
-import type { CommandSpec } from '../command.js';
+import { noProgress, stderrProgress } from '../../progress.js';
+import { requireStringFlag, stringFlag, type CommandSpec } from '../command.js';
 
-// Placeholder until the command lands; it fails loudly rather than pretending to work.
 export const dataCheckCommand: CommandSpec = {
   name: 'data check',
-  summary: 'not implemented yet',
-  flags: {},
-  async run() {
-    throw new ProtosegError('PROTOSEG_INTERNAL', 'protoseg data check is not implemented yet.');
+  summary:
+    'Integrity report of a dataset folder: pairs found, images without label, labels without image, size mismatches, ' +
+    'unreadable files, unknown label ids and per-class pixel counts. Problems are reported (exit 0); a missing root exits 1.',
+  flags: {
+    dataset: { type: 'string', argument: 'cityscapes|gta5|folder', description: 'dataset layout' },
+    root: { type: 'string', argument: 'DIR', description: 'dataset root folder' },
+    split: { type: 'string', argument: 'S', description: 'cityscapes: split folder (default: all); gta5/folder: split name ({root}/splits/S.txt) or list file (default: all)' },
+    'label-type': { type: 'string', argument: 'labelIds|labelTrainIds', description: 'cityscapes: which gtFine label files to read (default labelIds)' },
+    json: { type: 'boolean', description: 'print the report as JSON' },
+  },
+  async run(parsed) {
+    const dataset = requireStringFlag(parsed, 'data check', 'dataset');
+    const root = requireStringFlag(parsed, 'data check', 'root');
+    const split = stringFlag(parsed, 'split');
+    const labelType = stringFlag(parsed, 'label-type');
+    if (labelType !== undefined && labelType !== 'labelIds' && labelType !== 'labelTrainIds') {
+      throw new ProtosegError('PROTOSEG_USAGE', `protoseg data check: --label-type expected "labelIds" or "labelTrainIds", got "${labelType}".`);
+    }
+    const progress = parsed.values['quiet'] === true ? noProgress : stderrProgress();
+    const report = await checkDataset(
+      { dataset, root, ...(split !== undefined ? { split } : {}), ...(labelType !== undefined ? { labelType } : {}) },
+      progress,
+    );
+    console.log(parsed.values['json'] === true ? JSON.stringify(report, null, 2) : formatDataCheckReport(report));
+    return 0;
   },
 };
