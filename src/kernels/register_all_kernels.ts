@@ -8,6 +8,7 @@ import { conv2DBackpropFilterConfig } from './wasm/Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './wasm/Conv2DBackpropInput.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './wasm/DepthwiseConv2dNativeBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './wasm/DepthwiseConv2dNativeBackpropInput.js';
+import { identityConfig } from './wasm/Identity.js';
 import { resizeBilinearGradConfig as wasmResizeBilinearGradConfig } from './wasm/ResizeBilinearGrad.js';
 import { unsortedSegmentSumConfig } from './wasm/UnsortedSegmentSum.js';
 
@@ -18,6 +19,7 @@ export const PROTOSEG_KERNELS: tf.KernelConfig[] = [
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
   unsortedSegmentSumConfig,
+  identityConfig,
   wasmResizeBilinearGradConfig,
   cpuResizeBilinearGradConfig,
 ];
