@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initTestBackend } from '../test_utils/backend.js';
 import { Rng } from '../data/rng.js';
-import { clusterPurity, kmeans, warmStartCentroids } from './kmeans.js';
+import { clusterBank, clusterPurity, kmeans, warmStartCentroids } from './kmeans.js';
 import { MemoryBank } from './memory_bank.js';
 import { sourcePrototypes } from './prototypes.js';
 
@@ -64,10 +64,14 @@ describe('kmeans on planted clusters (6 clusters x 40 rows, dims 16)', () => {
     });
   }
 
-  it('js and tensor assignment give the same clustering', () => {
+  it('js and tensor assignment give the same clustering (rows resident or re-uploaded)', () => {
     const js = kmeans(rows, 16, { k: 9, seed: 5, compute: 'js' });
     const tensor = kmeans(rows, 16, { k: 9, seed: 5, compute: 'tensor' });
+    const before = tf.memory().numTensors;
+    const streamed = kmeans(rows, 16, { k: 9, seed: 5, compute: 'tensor', residentValues: 0, chunkRows: 64 });
+    assert.equal(tf.memory().numTensors, before);
     assert.deepEqual([...tensor.assignments], [...js.assignments]);
+    assert.deepEqual([...streamed.assignments], [...js.assignments]);
   });
 
   it('warm start with the true means converges in one update and keeps cluster r = class r', () => {
@@ -161,5 +165,25 @@ describe('warmStartCentroids and clusterPurity', () => {
   it('purity is the majority-label share over labelled rows', () => {
     assert.equal(clusterPurity(Int32Array.from([0, 0, 0, 1, 1]), [1, 1, 2, 3, -1]), 0.75);
     assert.ok(Number.isNaN(clusterPurity(Int32Array.from([0]), [-1])));
+  });
+});
+
+describe('clusterBank', () => {
+  it('warm k = classes keeps cluster r = class r; k = 2 x classes adds k-means++ clusters; slots map to clusters', () => {
+    const { rows, labels } = planted(3, 10, 8, 0.1, 21);
+    // Image i holds the row of class labels[i] in slot (i, labels[i]); labelled, so plabel = class.
+    const bank = new MemoryBank({ images: 30, classes: 3, dims: 8, labelledImages: Array.from({ length: 30 }, (_, i) => i) });
+    bank.update(Array.from({ length: 30 }, (_, i) => i), labels, rows);
+    const result = clusterBank(bank, { kList: [3, 6], init: 'warm', seed: 4 });
+    assert.equal(result.rows, 30);
+    assert.equal(result.runs.length, 2);
+    assert.equal(result.runs[0]!.iterations, 1);
+    assert.deepEqual([...result.runs[0]!.assignments], [...labels]);
+    assert.equal(result.purity[0], 1);
+    assert.equal(result.runs[1]!.counts.length, 6);
+    assert.equal(result.slotAssignments[0]![bank.slot(4, labels[4]!)], labels[4]);
+    assert.equal(result.slotAssignments[0]![bank.slot(4, (labels[4]! + 1) % 3)], -1);
+    const random = clusterBank(bank, { kList: [3], init: 'random', seed: 4 });
+    assert.equal(random.purity[0], 1, 'well separated clusters are found without warm start too');
   });
 });

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initTestBackend } from '../test_utils/backend.js';
 import { maxGradientError } from '../test_utils/gradcheck.js';
-import { cellPseudoLabels, computeInstances, mergeRegionLabels } from './regions.js';
+import { cellPseudoLabels, computeInstances, mergeRegionLabels, toBankBatch } from './regions.js';
+import { MemoryBank } from './memory_bank.js';
 
 before(async () => {
   await initTestBackend();
@@ -100,5 +101,28 @@ describe('cellPseudoLabels and mergeRegionLabels', () => {
     assert.deepEqual([...pseudo.labels], [1, 1, 2, 2], 'input untouched');
     const gt = mergeRegionLabels(pseudo, Uint8Array.from([255, 3, 0, 0]), [1, 0]);
     assert.deepEqual([...gt.labels], [255, 3, 2, 2]);
+  });
+});
+
+describe('streamed bank initialisation from instances', () => {
+  it('writes every batch into the bank without leaving tensors behind', async () => {
+    const bank = new MemoryBank({ images: 4, classes: 5, dims: 2, threshold: 0.85 });
+    const before = tf.memory().numTensors;
+    async function* batches() {
+      for (const datasetIndex of [[0, 1], [2, 3]]) {
+        const embeddings = tf.tensor4d(embeddingValues.flat(), [2, 2, 3, 2]);
+        const instances = computeInstances(embeddings, labels, confidence, { minCells: 2 });
+        const batch = toBankBatch(instances, datasetIndex);
+        tf.dispose([embeddings, instances.embeddings]);
+        yield batch;
+      }
+    }
+    assert.equal(await bank.initFromPass(batches()), 4);
+    assert.equal(tf.memory().numTensors, before);
+    const rows = bank.validRows();
+    assert.deepEqual([...rows.imageIndex], [0, 0, 1, 2, 2, 3]);
+    assert.deepEqual([...rows.classId], [1, 4, 0, 1, 4, 0]);
+    assert.deepEqual([...rows.plabel], [-1, -1, 0, -1, -1, 0]);
+    close(rows.rows.subarray(0, 2), unit([4 / 3, 5 / 3]));
   });
 });

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ProtosegError } from '../errors.js';
+import type { BankBatch } from './memory_bank.js';
 
 /** Label of a cell without a class (no ground truth and no pseudo-label). */
 export const NO_LABEL = 255;
@@ -120,6 +121,20 @@ export function computeInstances(
     classId: Int32Array.from(classId),
     confidence: Float32Array.from(confidence),
     cellCount: Int32Array.from(cellCount),
+  };
+}
+
+/**
+ * The data a memory bank needs from a batch's instances: reads the embeddings back (the tensor is not
+ * disposed; the caller owns it). `datasetIndex` maps batch image b to its dataset index.
+ */
+export function toBankBatch(instances: Instances, datasetIndex: ArrayLike<number>): BankBatch {
+  return {
+    datasetIndex: Array.from(datasetIndex),
+    imageIndex: instances.imageIndex,
+    classId: instances.classId,
+    confidence: instances.confidence,
+    vectors: Float32Array.from(instances.embeddings.dataSync()),
   };
 }
 
