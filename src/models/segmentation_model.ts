@@ -156,20 +156,28 @@ export class SegmentationModel extends Module {
     }
   }
 
-  /** Maps images in [0, 1] to what the encoder expects. */
+  /**
+   * The normalisation the images passed to forward/embed must already have (the data loaders apply it,
+   * so padding can be filled in normalised space): 'imagenet' (scratch) or 'minus1to1' (mobilenetv2).
+   */
+  get inputNormalization(): InputNormalization {
+    return this.encoder.inputNormalization;
+  }
+
+  /** Maps images in [0, 1] to this model's inputNormalization (for callers without a data loader). */
   normalize(images: tf.Tensor4D): tf.Tensor4D {
     return normalizeImages(images, this.encoder.inputNormalization);
   }
 
   /**
-   * images [batch, height, width, 3], float RGB in [0, 1] -> pixel logits, cell embeddings, cell logits.
-   * Everything is created under tidy; the caller owns and disposes the three outputs.
+   * images [batch, height, width, 3], already normalised (see inputNormalization) -> pixel logits, cell
+   * embeddings, cell logits. Everything is created under tidy; the caller owns and disposes the outputs.
    */
   forward(images: tf.Tensor4D, options: ModelForwardOptions = {}): ModelOutput {
     this.checkInput(images);
     const training = options.training ?? false;
     return tf.tidy(() => {
-      const skips = this.encoder.forward(this.normalize(images), { training });
+      const skips = this.encoder.forward(images, { training });
       const logits = this.decoder.forward(skips, [images.shape[1], images.shape[2]], { training });
       const embeddings = this.projection.forward(skips[this.projectionLevel]!);
       const cellLogits = this.classifier.forward(embeddings);
@@ -182,7 +190,7 @@ export class SegmentationModel extends Module {
     this.checkInput(images, 'SegmentationModel.embed');
     const training = options.training ?? false;
     return tf.tidy(() => {
-      const skips = this.encoder.forward(this.normalize(images), { training, maxStride: this.projectionStride });
+      const skips = this.encoder.forward(images, { training, maxStride: this.projectionStride });
       const embeddings = this.projection.forward(skips[this.projectionLevel]!);
       return { embeddings, cellLogits: this.classifier.forward(embeddings) };
     });
