@@ -3,8 +3,8 @@
 // two 3x3 conv+BN+ReLU per stage, maxpool, bilinear up + concat, 19-class CE; batch 4 x 64x128)
 // on the wasm backend with protoseg's kernels and gradients. Not a test. Run after `npm run build`:
 //   node bench/conv_grad.mjs [--steps 5] [--batch 4] [--size 64x128] [--stock]
-// --stock swaps back tfjs' Conv2D gradient, tfjs' wasm Conv2DBackpropInput and the stock batch-norm
-// gradient (dW still needs protoseg's kernel: wasm has none) to show what the replacements buy.
+// --stock swaps back tfjs' Conv2D gradient, tfjs' wasm Conv2DBackpropInput and Identity, and the stock
+// batch-norm gradient (dW still needs protoseg's kernel: wasm has none) to show what the replacements buy.
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../dist/kernels/backend.js';
 import { REPLACED_KERNELS } from '../dist/kernels/register_all_kernels.js';
@@ -24,10 +24,12 @@ const stockConvGrad = tf.getGradient('Conv2D'); // tfjs' config, before protoseg
 await initBackend('wasm');
 if (stock) {
   tf.registerGradient(stockConvGrad);
-  const kernel = REPLACED_KERNELS.get('wasm/Conv2DBackpropInput');
-  tf.unregisterKernel(kernel.kernelName, 'wasm');
-  tf.registerKernel(kernel);
-  kernel.setupFunc?.(tf.backend()); // its setup never ran: protoseg's kernel was registered first
+  for (const name of ['Conv2DBackpropInput', 'Identity']) {
+    const kernel = REPLACED_KERNELS.get(`wasm/${name}`);
+    tf.unregisterKernel(kernel.kernelName, 'wasm');
+    tf.registerKernel(kernel);
+    kernel.setupFunc?.(tf.backend()); // its setup never ran: protoseg's kernel was registered first
+  }
 }
 
 const channels = [16, 32, 64, 128];
@@ -95,7 +97,7 @@ for (let i = 0; i < steps + 2; i++) {
 }
 times.sort((a, b) => a - b);
 console.log(
-  `small UNet fwd+bwd, wasm, batch ${batch} x ${height}x${width}, ${stock ? 'tfjs stock conv dx + stock BN grad' : 'protoseg kernels/gradients'}: ` +
+  `small UNet fwd+bwd, wasm, batch ${batch} x ${height}x${width}, ${stock ? 'tfjs stock conv dx, Identity and BN grad' : 'protoseg kernels/gradients'}: ` +
     `median ${times[Math.floor(times.length / 2)].toFixed(3)} s (min ${times[0].toFixed(3)} s, ${steps} steps after 2 warm-ups); ` +
     `peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`,
 );
