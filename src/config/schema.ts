@@ -61,6 +61,7 @@ export const configSchema = z.strictObject({
           targetImages: positiveInt().default(300).describe('target train images'),
           valImages: positiveInt().default(60).describe('val images per domain'),
           seed: nonNegativeInt().default(0).describe('seed of the generated scenes (independent of the training seed)'),
+          shift: probability().default(0.8).describe('strength of the source -> target appearance shift (0: none, 1: every class wears another class\'s look)'),
         })
         .prefault({}),
       fewShot: z

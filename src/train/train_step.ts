@@ -1,0 +1,62 @@
+/**
+ * One optimisation step: compute named loss terms, backpropagate their sum through the trainable
+ * parameters, refuse to apply a non-finite update (naming the term that produced it), apply it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ProtosegError } from '../errors.js';
+import type { Optimizer, TrainableParam } from './optimizer.js';
+
+/** Weighted loss terms of one step, by metric name (e.g. "loss/src/protoNce"). */
+export type LossTerms = Record<string, tf.Scalar>;
+
+/** A NaN or Inf loss: the step was not applied. */
+export class NumericalFault extends ProtosegError {
+  readonly term: string;
+  constructor(term: string, value: number) {
+    super('PROTOSEG_NUMERICAL', `loss term "${term}" is ${value} (the step was not applied).`);
+    this.term = term;
+  }
+}
+
+export interface StepResult {
+  /** Value of every term and their sum ("loss/total"). */
+  values: Record<string, number>;
+}
+
+/**
+ * Runs `compute` under the gradient tape, sums its terms, checks every term and gradient is finite,
+ * then applies the optimiser with learning rate `lr`. Leaves no tensors behind.
+ */
+export function trainStep(params: readonly TrainableParam[], optimizer: Optimizer, lr: number, compute: () => LossTerms): StepResult {
+  const nameOf = new Map(params.map((p) => [p.variable.name, p.name]));
+  const kept: LossTerms = {};
+  const { value, grads } = tf.variableGrads(() => {
+    const terms = compute();
+    const names = Object.keys(terms);
+    if (names.length === 0) throw new ProtosegError('PROTOSEG_INTERNAL', 'trainStep: no loss term is active in this step.');
+    let total: tf.Scalar | undefined;
+    for (const name of names) {
+      const term = terms[name]!;
+      kept[name] = tf.keep(term);
+      total = total === undefined ? term : (tf.add(total, term) as tf.Scalar);
+    }
+    return total!;
+  }, params.map((p) => p.variable));
+  try {
+    const values: Record<string, number> = {};
+    for (const [name, term] of Object.entries(kept)) values[name] = term.dataSync()[0]!;
+    values['loss/total'] = value.dataSync()[0]!;
+    for (const [name, v] of Object.entries(values)) if (!Number.isFinite(v)) throw new NumericalFault(name, v);
+    const named = new Map<string, tf.Tensor>();
+    for (const [variableName, grad] of Object.entries(grads)) named.set(nameOf.get(variableName)!, grad);
+    // A finite loss can still give non-finite gradients (e.g. a normalisation of a zero vector).
+    const gradNorm = tf.tidy(() => tf.addN([...named.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]!);
+    if (!Number.isFinite(gradNorm)) throw new NumericalFault('gradient', gradNorm);
+    optimizer.apply(named, lr);
+    return { values };
+  } finally {
+    value.dispose();
+    Object.values(kept).forEach((t) => t.dispose());
+    Object.values(grads).forEach((g) => g.dispose());
+  }
+}
