@@ -58,7 +58,7 @@ function checkSignature(bytes: Uint8Array, file: string): 'png' | 'jpeg' {
   const jpeg = isJpeg(bytes);
   if (ext === '.png' && !png) {
     throw jpeg
-      ? fail('expected a PNG, got JPEG data in a .png file', 'Convert it to PNG (e.g. `convert in.png out.png` after renaming to .jpg), or rename it to .jpg.')
+      ? fail('expected a PNG, got JPEG data in a .png file', 'Convert it to a real PNG (ImageMagick: `convert jpg:FILE png:FILE`); JPEG is lossy.')
       : fail('expected a PNG, got data without the PNG signature (corrupt or another format)', 'Re-export or re-download the file.');
   }
   if ((ext === '.jpg' || ext === '.jpeg') && !jpeg) {
