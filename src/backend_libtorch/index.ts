@@ -7,11 +7,13 @@ import { availableParallelism } from 'node:os';
 import { isAddonAvailable, loadAddon } from './addon.js';
 import { BACKEND_NAME, LibtorchBackend, type NativeMemoryInfo } from './backend_libtorch.js';
 import { KERNEL_CONFIGS } from './register_all_kernels.js';
+import { batchNormTrainingGradConfig } from './gradients/ProtosegBatchNormTraining_grad.js';
 
 export { BACKEND_NAME, LibtorchBackend, type NativeMemoryInfo } from './backend_libtorch.js';
 export { isAddonAvailable } from './addon.js';
 export { KERNEL_CONFIGS } from './register_all_kernels.js';
 export * from './kernel_names.js';
+export { hasNativeBatchNorm, nativeBatchNormTraining, type NativeBatchNormResult } from './batch_norm_training.js';
 
 export interface LibtorchBackendOptions {
   /** ATen intra-op threads; default all cores (os.availableParallelism()). */
@@ -32,6 +34,8 @@ export function registerLibtorchBackend(options: LibtorchBackendOptions = {}): s
   if (registered) return BACKEND_NAME;
   tf.registerBackend(BACKEND_NAME, () => new LibtorchBackend(addon), options.priority ?? 3);
   for (const config of KERNEL_CONFIGS) tf.registerKernel(config);
+  // Global, but keyed by a kernel only this backend implements.
+  tf.registerGradient(batchNormTrainingGradConfig);
   registered = true;
   return BACKEND_NAME;
 }

@@ -39,6 +39,7 @@ import { eluGradConfig } from './kernels/EluGrad.js';
 import { equalConfig } from './kernels/Equal.js';
 import { erfConfig } from './kernels/Erf.js';
 import { expConfig } from './kernels/Exp.js';
+import { expandDimsConfig } from './kernels/ExpandDims.js';
 import { expm1Config } from './kernels/Expm1.js';
 import { fillConfig } from './kernels/Fill.js';
 import { floorConfig } from './kernels/Floor.js';
@@ -159,6 +160,7 @@ export const KERNEL_CONFIGS: readonly KernelConfig[] = [
   equalConfig,
   erfConfig,
   expConfig,
+  expandDimsConfig,
   expm1Config,
   fillConfig,
   floorConfig,

@@ -10,6 +10,6 @@ export const stridedSliceConfig: tf.KernelConfig = {
     const { x } = inputs as unknown as Defined<tf.StridedSliceInputs>;
     const { begin, end, strides, beginMask, endMask, ellipsisMask, newAxisMask, shrinkAxisMask } = attrs as unknown as tf.StridedSliceAttrs;
     const info = tf.slice_util.sliceInfo(x.shape, begin, end, strides, beginMask, endMask, ellipsisMask, newAxisMask, shrinkAxisMask);
-    return b.output(b.addon.stridedSlice(b.id(x), info.begin, info.strides, info.finalShapeSparse, info.finalShape));
+    return b.output(b.addon.stridedSlice(b.id(x), info.begin, info.strides, tf.slice_util.computeOutShape(info.begin, info.end, info.strides), info.finalShape));
   },
 };

@@ -1,0 +1,68 @@
+/**
+ * The whole small UNet on the native backend: loss and every parameter gradient against the cpu
+ * backend, native batch norm against protoseg's composed one, and memory flat over many Adam steps.
+ */
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { nativeMemory } from './index.js';
+import { relativeError, runOn, SKIP, setupBackends } from './test/compare.js';
+import { createUNet, crossEntropy, syntheticBatch, trainStep, unetForward, type BatchNormKind } from './test/unet.js';
+
+before(setupBackends);
+
+function lossAndGrads(bn: BatchNormKind): tf.Tensor[] {
+  const net = createUNet([4, 8, 8], 5, 3, 11);
+  const { x, labels } = syntheticBatch([2, 8, 12, 3], 5, 12);
+  const names = [...net.params.keys()];
+  const { value, grads } = tf.variableGrads(() => crossEntropy(unetForward(net, x, bn), labels, 5), [...net.params.values()]);
+  const out = [value, ...names.map((n) => grads[n]!)];
+  for (const v of net.params.values()) v.dispose();
+  return out;
+}
+
+describe('libtorch backend: small UNet', { skip: SKIP }, () => {
+  it('loss and all gradients match cpu (x=[2,8,12,3], widths 4-8-8, 5 classes)', async () => {
+    const cpu = await runOn('cpu', () => lossAndGrads('protoseg'));
+    const nativeComposed = await runOn('native', () => lossAndGrads('protoseg'));
+    const nativeKernels = await runOn('native', () => lossAndGrads('native'));
+    assert.equal(cpu.length, 1 + 31);
+    const e1 = relativeError(nativeComposed, cpu);
+    const e2 = relativeError(nativeKernels, cpu);
+    assert.ok(e1 <= 1e-4, `composed BN on native vs cpu: ${e1}`);
+    assert.ok(e2 <= 1e-4, `native BN kernels vs cpu: ${e2}`);
+  });
+
+  it('native batch norm: mean/variance outputs and per-input gradients match the composed op', async () => {
+    const { nativeBatchNormTraining } = await import('./batch_norm_training.js');
+    const { batchNormTraining } = await import('../ops/batch_norm_training.js');
+    const run = (f: typeof batchNormTraining) => (): tf.Tensor[] => {
+      const x = tf.add(tf.mul(tf.randomUniform([2, 5, 3, 4], -1, 1, 'float32', 5), 3), 1) as tf.Tensor4D;
+      const g = tf.randomUniform([4], 0.5, 2, 'float32', 6) as tf.Tensor1D;
+      const b = tf.randomUniform([4], -1, 1, 'float32', 7) as tf.Tensor1D;
+      const w = tf.randomUniform([2, 5, 3, 4], -1, 1, 'float32', 8);
+      const r = f(x, g, b, 1e-3);
+      return [r.y, r.mean, r.variance, ...tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, c as tf.Tensor1D, d as tf.Tensor1D, 1e-3).y, w)))([x, g, b])];
+    };
+    const err = relativeError(await runOn('native', run(nativeBatchNormTraining)), await runOn('native', run(batchNormTraining)));
+    assert.ok(err <= 1e-5, `relative error ${err}`);
+  });
+
+  it('memory is flat over 40 Adam steps (tf.memory() and the addon)', async () => {
+    await tf.setBackend('native');
+    const net = createUNet([4, 8], 3, 3, 21);
+    const { x, labels } = syntheticBatch([1, 8, 12, 3], 3, 22);
+    const optimizer = tf.train.adam(1e-2);
+    const first = trainStep(net, optimizer, x, labels, 'native');
+    trainStep(net, optimizer, x, labels, 'native');
+    const before = { tf: tf.memory().numTensors, native: nativeMemory() };
+    let last = first;
+    for (let i = 0; i < 40; i++) last = trainStep(net, optimizer, x, labels, 'native');
+    const after = { tf: tf.memory().numTensors, native: nativeMemory() };
+    assert.equal(after.tf, before.tf);
+    assert.deepEqual(after.native, before.native);
+    assert.ok(last < first, `loss did not fall: ${first} -> ${last}`);
+    optimizer.dispose();
+    tf.dispose([x, labels, ...net.params.values()]);
+  });
+});
