@@ -3,7 +3,7 @@
  * Commands are thin: they parse, then call the library.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ProtosegError } from '../errors.js';
+import { ProtosegError, closestName } from '../errors.js';
 
 export type FlagSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string; argument?: string };
 
@@ -40,6 +40,18 @@ export function usage(spec: CommandSpec): string {
   return lines.join('\n');
 }
 
+/** node:util's parse errors, rewritten in one line: an unknown flag names the closest declared one. */
+function describeParseError(error: NodeJS.ErrnoException, flags: readonly string[]): string {
+  const message = error.message.split('\n')[0]!.trim();
+  if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const match = /option '(-{1,2})([^'=]*)/i.exec(message);
+    const given = match ? match[2]! : '';
+    const close = given.length > 1 || match?.[1] === '--' ? closestName(given, flags) : undefined;
+    return `unknown flag "${match ? match[1]! + given : message}".${close ? ` Did you mean "--${close}"?` : ''}`;
+  }
+  return message.endsWith('.') ? message : `${message}.`;
+}
+
 /** Parses argv for one command; unknown flags are a usage error naming the closest flag. */
 export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
   const options: NonNullable<ParseArgsConfig['options']> = {};
@@ -47,12 +59,17 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
     const { description: _description, argument: _argument, ...option } = flag;
     options[name] = option;
   }
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    return { values: values as ParsedCommand['values'], positionals };
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new ProtosegError('PROTOSEG_USAGE', `protoseg ${spec.name}: ${(error as Error).message}. Run "protoseg ${spec.name} --help" for the options.`);
+    throw new ProtosegError('PROTOSEG_USAGE', `protoseg ${spec.name}: ${describeParseError(error as NodeJS.ErrnoException, Object.keys(options))} Run "protoseg ${spec.name} --help" for the options.`);
   }
+  // A stray word is usually a forgotten flag name; ignoring it would hide the mistake.
+  if (spec.positionals === undefined && parsed.positionals.length > 0 && parsed.values['help'] !== true) {
+    throw new ProtosegError('PROTOSEG_USAGE', `protoseg ${spec.name}: unexpected argument "${parsed.positionals[0]}" (this command takes only --flags). Run "protoseg ${spec.name} --help" for the options.`);
+  }
+  return { values: parsed.values as ParsedCommand['values'], positionals: parsed.positionals };
 }
 
 export function stringFlag(parsed: ParsedCommand, name: string): string | undefined {

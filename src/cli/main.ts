@@ -35,6 +35,14 @@ export function resolveCommand(argv: string[]): { name: string; rest: string[] }
   return { name: first, rest: argv.slice(1) };
 }
 
+/** The command a mistyped one most likely meant: two-word commands are matched on both words. */
+export function closestCommand(argv: readonly string[]): string | undefined {
+  const [first = '', second] = argv;
+  const names = Object.keys(COMMANDS);
+  const twoWord = second !== undefined ? closestName(`${first} ${second}`, names.filter((n) => n.includes(' '))) : undefined;
+  return twoWord ?? closestName(first, names) ?? names.find((n) => n.startsWith(`${first} `));
+}
+
 export async function main(argv: string[]): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
@@ -49,7 +57,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const load = COMMANDS[resolved.name];
     if (load === undefined) {
-      const close = closestName(resolved.name, Object.keys(COMMANDS));
+      const close = closestCommand(argv);
       throw new ProtosegError('PROTOSEG_USAGE', `unknown command "${resolved.name}".${close ? ` Did you mean "${close}"?` : ''} Run "protoseg --help" for the list.`);
     }
     const spec = await load();

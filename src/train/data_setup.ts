@@ -29,12 +29,13 @@ export interface RunData {
   fewShotListFile: string;
 }
 
-interface ResolvedDomain {
+/** Where a domain of the config lives on disk (the built-in benchmark is generated on first use). */
+export interface ResolvedDomain {
   dataset: 'cityscapes' | 'gta5' | 'folder';
   root: string;
 }
 
-async function resolveDomain(config: Config, domain: 'source' | 'target', progress: ProgressReporter): Promise<ResolvedDomain> {
+export async function resolveDomain(config: Config, domain: 'source' | 'target', progress: ProgressReporter): Promise<ResolvedDomain> {
   const entry = config.data[domain];
   if (entry.dataset !== 'synthetic') {
     if (entry.root === undefined) {

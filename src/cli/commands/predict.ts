@@ -1,12 +1,142 @@
+/**
+ * `protoseg predict`: writes `<name>_color.png` (Cityscapes palette) and `<name>_trainIds.png` per
+ * image, at the image's own size (the network runs at --scale, its logits are resized back).
+ * A thin layer over eval/predict.ts writePredictions.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve, sep } from 'node:path';
+import type * as tf from '@tensorflow/tfjs-core';
+import { isImageFile } from '../../data/image_io.js';
 import { ProtosegError } from '../../errors.js';
-import type { CommandSpec } from '../command.js';
+import { requireStringFlag, stringFlag, type CommandSpec, type ParsedCommand } from '../command.js';
+import { cliProgress } from '../output.js';
+import { loadCliModel, modelSourceFromFlags, type ModelSourceOptions } from './eval.js';
 
-// Placeholder until the command lands; it fails loudly rather than pretending to work.
+export interface PredictCliOptions extends ModelSourceOptions {
+  out: string;
+  /** A factor of the image size, or an explicit network size. Default: the config's eval.scale. */
+  scale?: number | { height: number; width: number };
+  /** Image files and folders, as given. */
+  inputs: string[];
+  quiet: boolean;
+}
+
+/** "0.5" (a factor in (0, 4]) or "HxW" (an explicit network size). */
+export function parseScale(raw: string): number | { height: number; width: number } {
+  const size = /^(\d+)x(\d+)$/i.exec(raw.trim());
+  if (size) {
+    const height = Number(size[1]);
+    const width = Number(size[2]);
+    if (height >= 1 && width >= 1 && height <= 8192 && width <= 8192) return { height, width };
+  } else {
+    const value = Number(raw);
+    if (raw.trim() !== '' && value > 0 && value <= 4) return value;
+  }
+  throw new ProtosegError('PROTOSEG_USAGE', `protoseg predict: --scale expected a factor in (0, 4] (e.g. 0.5) or a size HxW (e.g. 512x1024), got "${raw}".`);
+}
+
+export function predictOptionsFromFlags(parsed: ParsedCommand): PredictCliOptions {
+  const source = modelSourceFromFlags(parsed, 'predict', true);
+  const out = resolve(requireStringFlag(parsed, 'predict', 'out'));
+  const scaleRaw = stringFlag(parsed, 'scale');
+  if (parsed.positionals.length === 0) {
+    throw new ProtosegError('PROTOSEG_USAGE', 'protoseg predict: expected image files or folders after the options, got none. Example: protoseg predict --run RUN --out preds images/');
+  }
+  return { ...source, out, ...(scaleRaw !== undefined ? { scale: parseScale(scaleRaw) } : {}), inputs: [...parsed.positionals], quiet: parsed.values['quiet'] === true };
+}
+
+/**
+ * The image files named by the inputs: files as given, folders walked recursively for
+ * .png/.jpg/.jpeg (sorted, hidden entries and the output folder skipped).
+ */
+export function collectImages(inputs: readonly string[], outDir: string): string[] {
+  const out = resolve(outDir);
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    const entries = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => !e.name.startsWith('.'))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const entry of entries) {
+      const path = join(dir, entry.name);
+      // Earlier predictions must not be predicted again when --out sits inside an input folder.
+      if (path === out) continue;
+      if (entry.isDirectory()) walk(path);
+      else if (entry.isFile() && isImageFile(entry.name)) found.push(path);
+    }
+  };
+  for (const input of inputs) {
+    const path = resolve(input);
+    let isDir: boolean;
+    try {
+      isDir = statSync(path).isDirectory();
+    } catch {
+      throw new ProtosegError('PROTOSEG_USAGE', `protoseg predict: expected an image file or folder, got nothing at "${input}". Check the path.`);
+    }
+    if (isDir) {
+      const before = found.length;
+      if (path !== out) walk(path);
+      if (found.length === before) {
+        const rel = relative(process.cwd(), out);
+        const note = path === out || out.startsWith(path + sep) ? ` (the output folder ${rel || '.'} is skipped)` : '';
+        throw new ProtosegError('PROTOSEG_USAGE', `protoseg predict: expected .png/.jpg/.jpeg images in the folder "${input}", got none${note}. Pass a folder that holds images.`);
+      }
+    } else if (isImageFile(path)) {
+      found.push(path);
+    } else {
+      throw new ProtosegError('PROTOSEG_USAGE', `protoseg predict: expected a .png, .jpg or .jpeg image, got "${input}". Convert it to PNG, or pass its folder.`);
+    }
+  }
+  return found;
+}
+
+export async function runPredict(o: PredictCliOptions): Promise<number> {
+  // Inputs are checked before the model loads, so a typo fails at once.
+  const images = collectImages(o.inputs, o.out);
+  const log = o.quiet ? () => {} : (line: string) => console.log(line);
+  const loaded = await loadCliModel(o, (line) => console.error(`warning: ${line}`));
+  try {
+    const { writePredictions } = await import('../../eval/predict.js');
+    const model = loaded.model;
+    const predictLogits = (batch: tf.Tensor4D): tf.Tensor4D => {
+      const out = model.forward(batch, { training: false });
+      out.embeddings.dispose();
+      out.cellLogits.dispose();
+      return out.logits;
+    };
+    log(`model: ${loaded.checkpointPath} (step ${loaded.state.step ?? '?'}), backend ${loaded.backend}`);
+    const written = await writePredictions(predictLogits, images.map((path) => ({ path })), o.out, {
+      scale: o.scale ?? loaded.config.eval.scale,
+      stride: model.outputStride,
+      normalization: model.inputNormalization,
+      progress: cliProgress(o.quiet),
+    });
+    const first = written[0];
+    log(
+      `protoseg predict: wrote ${written.length} prediction(s) (<name>_trainIds.png and <name>_color.png) to ${o.out}` +
+        (first ? `; network ran at ${first.networkHeight}x${first.networkWidth} for ${first.height}x${first.width} inputs like the first` : ''),
+    );
+    return 0;
+  } finally {
+    loaded.model.dispose();
+  }
+}
+
 export const predictCommand: CommandSpec = {
   name: 'predict',
-  summary: 'not implemented yet',
-  flags: {},
-  async run() {
-    throw new ProtosegError('PROTOSEG_INTERNAL', 'protoseg predict is not implemented yet.');
+  positionals: 'IMAGE_OR_DIR...',
+  summary:
+    'Writes <name>_trainIds.png (8-bit train ids) and <name>_color.png (Cityscapes palette) for each image, at the\n' +
+    'image\'s own size: the network runs at --scale (sides rounded to its output stride), logits are resized back before the\n' +
+    'arg-max. Folders are searched recursively for .png/.jpg/.jpeg; <name> is the file name without extension.',
+  flags: {
+    checkpoint: { type: 'string', argument: 'FILE', description: 'checkpoint file' },
+    run: { type: 'string', argument: 'RUN_DIR', description: 'run directory (instead of --checkpoint; see --which)' },
+    which: { type: 'string', argument: 'best|latest', description: 'with --run: which checkpoint (default best, falling back to latest)' },
+    out: { type: 'string', argument: 'DIR', description: 'output folder (required; created if needed)' },
+    scale: { type: 'string', argument: 'S|HxW', description: 'network scale factor or size (default: the config\'s eval.scale)' },
+    backend: { type: 'string', argument: 'NAME', description: 'tensor backend (default: the one in the checkpoint\'s config)' },
+  },
+  async run(parsed) {
+    return runPredict(predictOptionsFromFlags(parsed));
   },
 };
