@@ -29,6 +29,7 @@ export interface LibtorchAddon {
   memory(): [number, number];
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  tuneMalloc(mmapThreshold: number, trimThreshold: number): void;
 
   unary(x: NativeId, op: string, alpha: number | null): NativeId;
   binary(a: NativeId, b: NativeId, op: string): NativeId;

@@ -20,6 +20,11 @@ export interface LibtorchBackendOptions {
   numThreads?: number;
   /** tfjs backend priority; default 3, above wasm (2) so `tf.ready()` prefers it, below tfjs-node. */
   priority?: number;
+  /**
+   * Keep blocks below this many bytes in glibc's heap rather than mmap-ing each one (default 64 MiB;
+   * 0 leaves malloc alone). Without it every fresh gradient buffer page-faults in Node.
+   */
+  mallocMmapThreshold?: number;
 }
 
 let registered = false;
@@ -32,6 +37,8 @@ export function registerLibtorchBackend(options: LibtorchBackendOptions = {}): s
   const addon = loadAddon();
   setNumThreads(options.numThreads ?? availableParallelism());
   if (registered) return BACKEND_NAME;
+  const mmapThreshold = options.mallocMmapThreshold ?? 64 * 1024 * 1024;
+  if (mmapThreshold > 0) addon.tuneMalloc(mmapThreshold, 4 * mmapThreshold);
   tf.registerBackend(BACKEND_NAME, () => new LibtorchBackend(addon), options.priority ?? 3);
   for (const config of KERNEL_CONFIGS) tf.registerKernel(config);
   // Global, but keyed by a kernel only this backend implements.

@@ -85,7 +85,7 @@ napi_value conv2d_backprop_input(Args& a) {
   int64_t hp = sym ? h : h + p.top + p.bottom, wp = sym ? wd : wd + p.left + p.right;
   std::vector<int64_t> padding = sym ? std::vector<int64_t>{p.top, p.left} : std::vector<int64_t>{0, 0};
   // Only the sizes of the input matter for the input gradient: an uninitialised channels_last stand-in.
-  at::Tensor stand_in = at::empty({n, c, hp, wp}, dy.options().memory_format(at::MemoryFormat::ChannelsLast));
+  at::Tensor stand_in = at::empty({n, c, hp, wp}, dy.options(), at::MemoryFormat::ChannelsLast);
   auto grads = at::convolution_backward(nchw(dy), stand_in, weight_oihw(w, depthwise), c10::nullopt, strides, padding, dil, false,
                                         {0, 0}, depthwise ? c : 1, {true, false, false});
   at::Tensor dx = nhwc(std::get<0>(grads));
@@ -168,7 +168,7 @@ napi_value avg_pool_grad(Args& a) {
   double area = static_cast<double>(k[0] * k[1]);
   at::Tensor scaled = (dy / window_counts(x.size(1), x.size(2), k, s, p) * area).contiguous();
   at::Tensor stand_in = at::empty({x.size(0), x.size(3), x.size(1) + p.top + p.bottom, x.size(2) + p.left + p.right},
-                                  x.options().memory_format(at::MemoryFormat::ChannelsLast));
+                                  x.options(), at::MemoryFormat::ChannelsLast);
   at::Tensor dxp = nhwc(at::avg_pool2d_backward(nchw(scaled), stand_in, k, s, {0, 0}, false, true, c10::nullopt));
   return make_id(a.env, unpad_nhwc(dxp, p, x.size(1), x.size(2)));
 }
@@ -294,7 +294,9 @@ napi_value batch_norm_training(Args& a) {
   at::Tensor gamma = a.opt_tensor(1), beta = a.opt_tensor(2);
   double eps = a.num(3);
   int64_t c = x.size(-1);
-  at::Tensor x4 = x.reshape({-1, 1, 1, c});  // any rank -> NHWC with the same channel axis
+  // Any rank -> NHWC [1, M, 1, C]: as NCHW it is unambiguously channels_last, so ATen takes its
+  // channels_last kernel ([M, 1, 1, C] would also look contiguous and take a slow per-image loop).
+  at::Tensor x4 = x.reshape({1, -1, 1, c});
   auto out = at::native_batch_norm(nchw(x4), gamma, beta, at::Tensor(), at::Tensor(), true, 0.0, eps);
   at::Tensor y = nhwc(std::get<0>(out)).reshape(x.sizes());
   at::Tensor mean = std::get<1>(out), invstd = std::get<2>(out);
@@ -308,7 +310,7 @@ napi_value batch_norm_training_grad(Args& a) {
   const at::Tensor& x = a.tensor(1);
   at::Tensor gamma = a.opt_tensor(2);
   int64_t c = x.size(-1);
-  auto grads = at::native_batch_norm_backward(nchw(dy.reshape({-1, 1, 1, c})), nchw(x.reshape({-1, 1, 1, c})), gamma,
+  auto grads = at::native_batch_norm_backward(nchw(dy.reshape({1, -1, 1, c})), nchw(x.reshape({1, -1, 1, c})), gamma,
                                               at::Tensor(), at::Tensor(), a.tensor(3), a.tensor(4), true, a.num(5),
                                               {true, gamma.defined(), true});
   at::Tensor dx = nhwc(std::get<0>(grads)).reshape(x.sizes());

@@ -60,10 +60,8 @@ napi_value unstack(Args& a) {
 }
 
 napi_value split(Args& a) {
-  auto parts = at::split_with_sizes(a.tensor(0), a.ints(1), a.i64(2));
-  std::vector<at::Tensor> out;
-  for (auto& p : parts) out.push_back(p.contiguous());
-  return make_ids(a.env, out);
+  // Views, no copies: this is the gradient of concat, and its consumers read strided tensors.
+  return make_ids(a.env, at::split_with_sizes(a.tensor(0), a.ints(1), a.i64(2)));
 }
 
 napi_value tile(Args& a) { return make_id(a.env, a.tensor(0).repeat(a.ints(1))); }

@@ -3,6 +3,8 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
+#include <malloc.h>
+
 #include <cstring>
 
 #include "common.h"
@@ -295,6 +297,17 @@ napi_value set_num_threads(Args& a) {
   return make_undefined(a.env);
 }
 
+// tuneMalloc(mmapThreshold, trimThreshold): keeps activation-sized blocks in glibc's heap instead of
+// a fresh mmap per allocation. In Node glibc's dynamic threshold does not kick in, and page-faulting
+// every new conv gradient buffer made Conv2DBackpropInput ~6x slower than in PyTorch.
+napi_value tune_malloc(Args& a) {
+#ifdef M_MMAP_THRESHOLD
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(a.i64(0)));
+  mallopt(M_TRIM_THRESHOLD, static_cast<int>(a.i64(1)));
+#endif
+  return make_undefined(a.env);
+}
+
 napi_value get_num_threads(Args& a) { return make_number(a.env, at::get_num_threads()); }
 
 napi_value version(Args& a) {
@@ -314,6 +327,7 @@ void register_storage(napi_env env, napi_value exports) {
   add_function(env, exports, "memory", memory);
   add_function(env, exports, "setNumThreads", set_num_threads);
   add_function(env, exports, "getNumThreads", get_num_threads);
+  add_function(env, exports, "tuneMalloc", tune_malloc);
   add_function(env, exports, "version", version);
 }
 
