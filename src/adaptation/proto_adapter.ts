@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Config, LossConfigName } from '../config/schema.js';
 import type { Batch } from '../data/batch_loader.js';
-import { hashSeed, Rng } from '../data/rng.js';
+import { hashSeed } from '../data/rng.js';
 import { ProtosegError } from '../errors.js';
 import { downsampleLabels } from '../losses/cell_labels.js';
 import { cosineCrossEntropyLoss } from '../losses/cosine_cross_entropy_loss.js';
@@ -17,10 +17,10 @@ import { mimDiversityLoss, mimEntropyLoss, uniformClassMarginal, updateClassMarg
 import { pixelCrossEntropyLoss } from '../losses/pixel_cross_entropy_loss.js';
 import { protoNceLoss, type ClusteringRun } from '../losses/proto_nce_loss.js';
 import type { SegmentationModel } from '../models/segmentation_model.js';
-import { clusterPurity, kmeans, warmStartCentroids } from './kmeans.js';
+import { clusterBank } from './kmeans.js';
 import { MemoryBank, type BankBatch } from './memory_bank.js';
 import { apclRows, sourcePrototypes } from './prototypes.js';
-import { cellPseudoLabels, computeInstances, mergeRegionLabels } from './regions.js';
+import { cellPseudoLabels, computeInstances, mergeRegionLabels, toBankBatch } from './regions.js';
 
 export type Domain = 'source' | 'target';
 type PcsConfig = Config['pcs'];
@@ -156,13 +156,7 @@ export class ProtoAdapter {
     const { cells, labelled } = this.groundTruthCells(domain, batch);
     const regions = mergeRegionLabels(pseudo, cells, labelled);
     const instances = computeInstances(embeddings, regions.labels, regions.confidence, { minCells: this.options.pcs.minCells });
-    const bankBatch: BankBatch = {
-      datasetIndex: this.datasetIndices(domain, batch.ids),
-      imageIndex: instances.imageIndex,
-      classId: instances.classId,
-      confidence: instances.confidence,
-      vectors: Float32Array.from(instances.embeddings.dataSync() as Float32Array),
-    };
+    const bankBatch = toBankBatch(instances, this.datasetIndices(domain, batch.ids));
     return { instances, bankBatch, labelled };
   }
 
@@ -347,42 +341,31 @@ export class ProtoAdapter {
     }
     const started = Date.now();
     const sourceProtos = sourcePrototypes(this.sourceBank);
-    for (const domain of ['source', 'target'] as const) {
+    for (const [d, domain] of (['source', 'target'] as const).entries()) {
       const bank = this.bank(domain);
-      const valid = bank.validRows();
-      const runs: ClusterState[] = [];
-      const n = valid.classId.length;
+      const n = bank.validCount();
       if (n === 0) {
         this.clusters[domain] = [];
         continue;
       }
-      const warm = pcs.kmeansInit === 'warm' ? (domain === 'source' ? warmStartCentroids(bank) : warmStartCentroids(bank, sourceProtos, { minConfidentRows: pcs.apcl.minTargetRows })) : undefined;
-      pcs.kList.forEach((kWanted, m) => {
-        const k = Math.min(kWanted, n);
-        const rng = new Rng(hashSeed(seed, epoch, domain === 'source' ? 1 : 2, m));
-        const useWarm = warm !== undefined && k >= bank.classes;
-        const result = kmeans(valid.rows, bank.dims, {
-          k,
-          init: useWarm ? warm.init : 'kmeans++',
-          ...(useWarm ? { initMask: warm.initMask } : {}),
-          iterations: pcs.kmeansIterations,
-          rng,
-          phiFloor: pcs.phiFloor,
-        });
-        const slotAssignments = new Int32Array(bank.images * bank.classes).fill(-1);
-        valid.slotIndex.forEach((slot, r) => {
-          slotAssignments[slot] = result.assignments[r]!;
-        });
-        runs.push({ k, centroids: result.centroids, concentration: result.concentration, slotAssignments });
-        report.kmeansIterations.push(result.iterations);
-        if (m === 0) {
-          // Source: purity against ground truth of labelled slots; target: agreement with pseudo-labels.
-          const labels = domain === 'source' ? Int32Array.from(valid.slotIndex, (slot, r) => (bank.labelled[Math.floor(slot / bank.classes)] ? valid.classId[r]! : -1)) : Int32Array.from(valid.plabel);
-          const purity = clusterPurity(result.assignments, labels);
-          report.purity[domain] = Number.isFinite(purity) ? purity : null;
-        }
+      const clustering = clusterBank(bank, {
+        kList: pcs.kList.map((k) => Math.min(k, n)),
+        init: pcs.kmeansInit,
+        ...(domain === 'target' ? { sourcePrototypes: sourceProtos, minConfidentRows: pcs.apcl.minTargetRows } : {}),
+        iterations: pcs.kmeansIterations,
+        seed: hashSeed(seed, epoch, d),
+        phiFloor: pcs.phiFloor,
       });
-      this.clusters[domain] = runs;
+      this.clusters[domain] = clustering.runs.map((run, m) => ({
+        k: run.centroids.length / bank.dims,
+        centroids: run.centroids,
+        concentration: run.concentration,
+        slotAssignments: clustering.slotAssignments[m]!,
+      }));
+      report.kmeansIterations.push(...clustering.runs.map((run) => run.iterations));
+      // Purity of the first run against the slots' pseudo-labels (ground truth for labelled source images).
+      const purity = clustering.purity[0]!;
+      report.purity[domain] = Number.isFinite(purity) ? purity : null;
     }
     report.kmeansSeconds = (Date.now() - started) / 1000;
     return report;

@@ -85,12 +85,12 @@ export const configSchema = z.strictObject({
       encoder: z
         .strictObject({
           name: z.string().min(1).default('scratch').describe('encoder name from the registry: scratch or mobilenetv2'),
-          widths: z.array(positiveInt()).min(2).max(8).default([16, 32, 64, 128, 256]).describe('scratch encoder: channels per stage'),
+          widths: z.array(positiveInt()).min(2).max(8).default([8, 16, 32, 64, 128]).describe('scratch encoder: channels per stage'),
           pretrained: z.boolean().default(true).describe('mobilenetv2: load the ImageNet weights shipped in the nsfwjs package'),
         })
         .prefault({}),
       decoderWidths: z.array(positiveInt()).min(1).max(8).optional().describe('decoder channels per level (default: mirrors the encoder)'),
-      embeddingDim: positiveInt().max(4096).default(128).describe('D, the projection-head output size'),
+      embeddingDim: positiveInt().max(4096).default(64).describe('D, the projection-head output size'),
       projectionStride: z.union([z.literal(4), z.literal(8), z.literal(16), z.literal(32)]).default(8).describe('encoder level (stride) the projection head and cosine classifier read'),
       temperature: z.number().positive().max(10).default(0.05).describe('cosine-classifier temperature T (logit scale 1/T)'),
     })

@@ -123,7 +123,7 @@ export async function evaluateOn(model: SegmentationModel, dataset: Dataset, con
 }
 
 /** Few-shot pixel CE + cell cosine CE on a labelled batch (warm-up, source-only, target-oracle). */
-function supervisedTerms(model: SegmentationModel, batch: Batch, config: Config, prefix: string): LossTerms {
+export function supervisedTerms(model: SegmentationModel, batch: Batch, config: Config, prefix: string): LossTerms {
   const out = model.forward(batchImages(batch), { training: true });
   const terms: LossTerms = {};
   const losses = config.pcs.losses;

@@ -1,0 +1,121 @@
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { initTestBackend } from '../test_utils/backend.js';
+import { validateConfig } from '../config/load.js';
+import type { Batch } from '../data/batch_loader.js';
+import { createModel } from '../models/segmentation_model.js';
+import { ProtoAdapter, type StepPlan } from '../adaptation/proto_adapter.js';
+import { Optimizer } from './optimizer.js';
+import { supervisedTerms } from './trainer.js';
+import { NumericalFault, trainStep } from './train_step.js';
+
+const H = 32;
+const W = 64;
+/** Bands: sky (10) on top, building (2) in the middle, road (0) at the bottom; colour per class plus noise. */
+function bandBatch(ids: string[], seed: number, colourShift = 0): Batch {
+  const n = ids.length;
+  const images = new Float32Array(n * H * W * 3);
+  const labels = new Uint8Array(n * H * W);
+  let s = seed;
+  const noise = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5) * 0.2;
+  const colours: Record<number, number[]> = { 10: [0.3, 0.5, 0.9], 2: [0.4, 0.4, 0.4], 0: [0.5, 0.25, 0.5] };
+  for (let b = 0; b < n; b++) {
+    const split1 = 8 + ((b + seed) % 4);
+    const split2 = 20 + ((b * 3 + seed) % 4);
+    for (let y = 0; y < H; y++) {
+      const c = y < split1 ? 10 : y < split2 ? 2 : 0;
+      for (let x = 0; x < W; x++) {
+        const p = (b * H + y) * W + x;
+        labels[p] = c;
+        for (let k = 0; k < 3; k++) images[p * 3 + k] = colours[c]![(k + colourShift) % 3]! * 2 - 1 + noise();
+      }
+    }
+  }
+  return { ids, images, labels, batchSize: n, height: H, width: W, labelHeight: H, labelWidth: W };
+}
+
+const tinyModel = { encoder: { name: 'scratch', widths: [4, 8, 16, 32] }, embeddingDim: 8, projectionStride: 4 } as const;
+
+describe('training steps', () => {
+  before(async () => {
+    await initTestBackend();
+  });
+
+  it('supervised steps reduce the loss and leak no tensors', () => {
+    const config = validateConfig({ model: tinyModel });
+    const model = createModel({ ...config.model, seed: 1 });
+    const params = model.namedParameters();
+    const optimizer = new Optimizer(config.optimizer, params);
+    const batch = bandBatch(['a', 'b'], 3);
+    const losses: number[] = [];
+    const counts: number[] = [];
+    for (let step = 0; step < 12; step++) {
+      const { values } = trainStep(params, optimizer, 0.01, () => supervisedTerms(model, batch, config, 'src'));
+      losses.push(values['loss/total']!);
+      counts.push(tf.memory().numTensors);
+    }
+    assert.ok(losses.at(-1)! < 0.7 * losses[0]!, `loss ${losses[0]} -> ${losses.at(-1)}`);
+    assert.equal(counts.at(-1), counts[2], `tensor count ${counts.join(',')}`);
+    optimizer.dispose();
+    model.dispose();
+  });
+
+  it('PCS source and target steps: every term present and finite, banks updated, no leak', async () => {
+    const config = validateConfig({ model: tinyModel, pcs: { kList: [19, 38], apcl: { minTargetRows: 2, gateEpoch: 0 }, losses: { mimEntropy: { enabled: true } } } });
+    const model = createModel({ ...config.model, seed: 2 });
+    const params = model.namedParameters();
+    const optimizer = new Optimizer(config.optimizer, params);
+    const sourceIds = ['s0', 's1', 's2', 's3'];
+    const targetIds = ['t0', 't1', 't2', 't3'];
+    const adapter = new ProtoAdapter(model, { pcs: config.pcs, method: 'pcs', seed: 0, sourceIds, targetIds, labelledSourceIds: new Set(['s0', 's1']) });
+    async function* batches(ids: string[], shift: number) {
+      yield bandBatch(ids.slice(0, 2), 5, shift);
+      yield bandBatch(ids.slice(2), 6, shift);
+    }
+    assert.equal(await adapter.initBank('source', batches(sourceIds, 0)), 4);
+    assert.equal(await adapter.initBank('target', batches(targetIds, 1)), 4);
+    assert.ok(adapter.sourceBank.validCount() > 0 && adapter.targetBank.validCount() > 0);
+    const rewritten: number[][] = [];
+    const report = adapter.startEpoch(0, (rows) => rewritten.push(rows));
+    for (const c of [0, 2, 10]) assert.ok(rewritten[0]!.includes(c), `APCL rewrites the row of class ${c}, shown by the labelled images`);
+    assert.equal(adapter.clusters.source.length, 2);
+    assert.ok(report.purity.source !== null && report.purity.source > 0.5);
+    const before = Float32Array.from(adapter.targetBank.vectors);
+    const counts: number[] = [];
+    for (let it = 0; it < 4; it++) {
+      const labelled = bandBatch(['s0', 's1'], 10 + it);
+      const unlabelled = bandBatch(['s2', 's0'], 20 + it);
+      const target = bandBatch(['t1', 't3'], 30 + it, 1);
+      let plan!: StepPlan;
+      const source = trainStep(params, optimizer, 1e-3, () => (plan = adapter.sourceStep(labelled, unlabelled, 0)).terms);
+      adapter.applyBankUpdates(plan);
+      const targetResult = trainStep(params, optimizer, 1e-3, () => (plan = adapter.targetStep(target, 0)).terms);
+      adapter.applyBankUpdates(plan);
+      for (const name of ['loss/src/pixelCrossEntropy', 'loss/src/cosineCrossEntropy', 'loss/src/protoNce', 'loss/src/crossDomainEntropy', 'loss/src/mimEntropy']) {
+        assert.ok(Number.isFinite(source.values[name]), `${name} = ${source.values[name]}`);
+      }
+      for (const name of ['loss/tgt/maxSquares', 'loss/tgt/protoNce', 'loss/tgt/crossDomainEntropy', 'loss/tgt/mimDiversity']) {
+        assert.ok(Number.isFinite(targetResult.values[name]), `${name} = ${targetResult.values[name]}`);
+      }
+      counts.push(tf.memory().numTensors);
+    }
+    assert.notDeepEqual(adapter.targetBank.vectors, before, 'target bank rows move with momentum');
+    assert.equal(counts.at(-1), counts[1], `tensor count ${counts.join(',')}`);
+    optimizer.dispose();
+    model.dispose();
+  });
+
+  it('a non-finite loss term is named and the update is not applied', () => {
+    const w = tf.variable(tf.ones([2]));
+    const params = [{ name: 'w', variable: w, group: 'conv' as const }];
+    const optimizer = new Optimizer(validateConfig({}).optimizer, params);
+    assert.throws(
+      () => trainStep(params, optimizer, 0.1, () => ({ 'loss/src/good': tf.sum(w), 'loss/tgt/bad': tf.div(tf.sum(w), 0).mul(0) })),
+      (e: unknown) => e instanceof NumericalFault && e.term === 'loss/tgt/bad',
+    );
+    assert.deepEqual(Array.from(w.dataSync()), [1, 1]);
+    optimizer.dispose();
+    w.dispose();
+  });
+});
