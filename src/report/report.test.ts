@@ -1,0 +1,248 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initTestBackend } from '../test_utils/backend.js';
+import { decodePng } from '../data/png.js';
+import { ProtosegError } from '../errors.js';
+import { createModel } from '../models/segmentation_model.js';
+import { reportCommand } from '../cli/commands/report.js';
+import { fakeRunConfig, writeFakeRun } from './fake_run.js';
+import { errorMap, resizeNearest } from './mosaics.js';
+import { buildReportHtml, writeReport } from './report.js';
+import { epochStarts, lossCurves, readRunRecord } from './run_record.js';
+import { barChart, escapeXml, formatTick, lineChart, niceTicks } from './svg_chart.js';
+
+let root: string;
+before(async () => {
+  await initTestBackend();
+  root = mkdtempSync(join(tmpdir(), 'protoseg-report-'));
+});
+after(() => rmSync(root, { recursive: true, force: true }));
+
+/** All `<svg ...>` opening tags with their id. */
+function svgIds(html: string): string[] {
+  return [...html.matchAll(/<svg id="([^"]+)" class="chart/g)].map((m) => m[1]!);
+}
+
+/** The markup of one chart, from its opening tag to its closing tag. */
+function chartMarkup(html: string, id: string): string {
+  const start = html.indexOf(`<svg id="${id}"`);
+  assert.ok(start >= 0, `chart ${id} missing`);
+  return html.slice(start, html.indexOf('</svg>', start));
+}
+
+describe('svg charts', () => {
+  it('niceTicks covers the range with 1/2/2.5/5 steps', () => {
+    assert.deepEqual(niceTicks(0, 0.97, 6), [0, 0.2, 0.4, 0.6, 0.8, 1]);
+    assert.deepEqual(niceTicks(3, 27, 4), [0, 10, 20, 30]);
+    assert.deepEqual(niceTicks(-0.11, -0.095, 4), [-0.11, -0.105, -0.1, -0.095]);
+    // A flat series still gets a range around its value.
+    const flat = niceTicks(5, 5, 5);
+    assert.ok(flat[0]! < 5 && flat[flat.length - 1]! > 5, String(flat));
+  });
+
+  it('formatTick prints as many decimals as the step needs, exponents for tiny values', () => {
+    assert.equal(formatTick(0.5, 0.25), '0.50');
+    assert.equal(formatTick(0.0008, 0.0002), '0.0008');
+    assert.equal(formatTick(20, 5), '20');
+    assert.equal(formatTick(25000, 5000), '25k');
+    assert.equal(formatTick(0.00002, 0.00001), '2.0e-5');
+    assert.equal(formatTick(0, 0.1), '0');
+  });
+
+  it('escapes text', () => {
+    assert.equal(escapeXml(`a<b & "c"'`), 'a&lt;b &amp; &quot;c&quot;&#39;');
+  });
+
+  it('a line chart has axes with labels, one path per series, a legend, and breaks at missing values', () => {
+    const svg = lineChart({
+      id: 'c1',
+      title: 'T <1>',
+      xLabel: 'step',
+      yLabel: 'loss',
+      series: [
+        { name: 'source', points: [[0, 1], [1, null], [2, 3], [3, 2]] },
+        { name: 'target', points: [[0, 2]] },
+      ],
+    });
+    assert.match(svg, /^<svg id="c1" class="chart line-chart"/);
+    assert.match(svg, /class="axis-label"[^>]*>step</);
+    assert.match(svg, /class="axis-label"[^>]*>loss</);
+    assert.equal((svg.match(/<path class="series"/g) ?? []).length, 2);
+    assert.equal((svg.match(/class="legend-item"/g) ?? []).length, 2);
+    assert.ok(svg.includes('T &lt;1&gt;') && !svg.includes('T <1>'), 'title escaped');
+    // The null at x=1 splits the source line into two sub-paths.
+    const d = /<g class="series-group" data-series="source"><path class="series" d="([^"]+)"/.exec(svg)![1]!;
+    assert.equal((d.match(/M/g) ?? []).length, 2, d);
+    // Ticks on both axes.
+    assert.ok((svg.match(/<g class="axis y-axis"[\s\S]*?<\/g>/)![0].match(/<text/g) ?? []).length >= 4);
+  });
+
+  it('a bar chart has one row per category, bars per series, n/a for null and a legend', () => {
+    const svg = barChart({
+      id: 'b1',
+      title: 'IoU',
+      categories: ['road', 'sky', 'car'],
+      series: [
+        { name: 'baseline', values: [10, null, 30] },
+        { name: 'adapted', values: [20, 5, 0] },
+      ],
+      valueLabel: 'IoU (%)',
+      categoryLabel: 'class',
+      valueDomain: [0, 100],
+      formatValue: (v) => v.toFixed(1),
+    });
+    assert.equal((svg.match(/<g class="bar-row">/g) ?? []).length, 3);
+    assert.equal((svg.match(/<rect class="bar"/g) ?? []).length, 5);
+    assert.equal((svg.match(/>n\/a</g) ?? []).length, 1);
+    assert.ok(svg.includes('>20.0<') && svg.includes('IoU (%)'));
+    assert.equal((svg.match(/class="legend-item"/g) ?? []).length, 2);
+  });
+});
+
+describe('run record', () => {
+  it('a missing folder is PROTOSEG_USAGE and a folder without metrics.jsonl PROTOSEG_DATA_INVALID, both naming the folder and the fix', async () => {
+    const missing = join(root, 'no-such-run');
+    await assert.rejects(writeReport(missing, { mosaics: false }), (e: unknown) => e instanceof ProtosegError && e.code === 'PROTOSEG_USAGE' && e.message.includes(missing) && /protoseg train --out/.test(e.message));
+    const empty = join(root, 'empty-run');
+    mkdirSync(empty);
+    await assert.rejects(writeReport(empty, { mosaics: false }), (e: unknown) => e instanceof ProtosegError && e.code === 'PROTOSEG_DATA_INVALID' && e.message.includes(join(empty, 'metrics.jsonl')) && !e.message.includes('\n'));
+  });
+
+  it('the CLI needs exactly one RUN_DIR', async () => {
+    await assert.rejects(reportCommand.run({ values: {}, positionals: [] }), (e: unknown) => e instanceof ProtosegError && e.code === 'PROTOSEG_USAGE' && /RUN_DIR/.test(e.message));
+  });
+
+  it('groups loss terms by name with source/target series, skips a cut line, reads epoch statistics', () => {
+    const dir = join(root, 'record');
+    writeFakeRun(dir);
+    const record = readRunRecord(dir);
+    assert.ok(record.notes.some((n) => /1 unreadable line/.test(n)), record.notes.join('; '));
+    const curves = lossCurves(record.lines);
+    assert.deepEqual([...curves.keys()], ['pixelCrossEntropy', 'cosineCrossEntropy', 'total', 'protoNce', 'maxSquares']);
+    assert.deepEqual([...curves.get('total')!.keys()], ['warm-up', 'source', 'target']);
+    assert.deepEqual([...curves.get('protoNce')!.keys()], ['source', 'target']);
+    const starts = epochStarts(record.lines);
+    assert.equal(starts.length, 2);
+    assert.equal(starts[1]!.instances.target![1], (5 + 2) % 13);
+    assert.equal(starts[0]!.purity.target, null);
+  });
+});
+
+describe('report html', () => {
+  it('an adapted run: every chart with legends, the summary, baseline vs adapted bars, no external reference', async () => {
+    const dir = join(root, 'pcs');
+    writeFakeRun(dir);
+    const path = await writeReport(dir, { mosaics: false, now: new Date('2026-01-02T03:04:05Z') });
+    assert.equal(path, join(dir, 'report.html'));
+    const html = readFileSync(path, 'utf8');
+    const ids = svgIds(html);
+    for (const id of ['chart-miou', 'chart-iou-source', 'chart-iou-target', 'chart-loss-pixelCrossEntropy', 'chart-loss-protoNce', 'chart-loss-maxSquares', 'chart-loss-total', 'chart-lr', 'chart-instances-source', 'chart-instances-target', 'chart-purity']) {
+      assert.ok(ids.includes(id), `missing ${id}; have ${ids.join(', ')}`);
+    }
+    assert.equal(new Set(ids).size, ids.length, 'chart ids are unique');
+    const iou = chartMarkup(html, 'chart-iou-target');
+    assert.ok(iou.includes('source-only (baseline)') && iou.includes('>adapted<'), 'IoU legend names both models');
+    assert.equal((iou.match(/<g class="bar-row">/g) ?? []).length, 19);
+    const miou = chartMarkup(html, 'chart-miou');
+    assert.ok(miou.includes('>source val<') && miou.includes('>target val<') && miou.includes('warm-up end'));
+    assert.ok(chartMarkup(html, 'chart-instances-source').includes('>epoch 2<'));
+    // Summary: method, configured backend, steps, final and baseline mIoU, selection.
+    assert.match(html, /<table class="summary">/);
+    assert.match(html, /pcs — PCS-seg/);
+    assert.match(html, /wasm \(as configured/);
+    assert.match(html, /source-only \(warm-up, baseline\)/);
+    assert.match(html, /chosen on source-val at step 8/);
+    assert.match(html, /target val mIoU change from adaptation/);
+    assert.match(html, /2026-01-02 03:04:05 UTC/);
+    // Mosaics were not requested: a note, no image.
+    assert.match(html, /Mosaics were not requested/);
+    // Self-contained: no script, no stylesheet link, no remote URL.
+    assert.doesNotMatch(html, /<script|<link|<iframe|@import|url\(/i);
+    assert.doesNotMatch(html.replace(/xmlns="http:\/\/www\.w3\.org\/2000\/svg"/g, ''), /https?:\/\//);
+  });
+
+  it('a source-only run without metrics.json: notes instead of the missing parts, never an error', async () => {
+    const dir = join(root, 'source-only');
+    writeFakeRun(dir, { method: 'source-only', metricsJson: false });
+    const html = readFileSync(await writeReport(dir, { mosaics: false }), 'utf8');
+    const ids = svgIds(html);
+    assert.ok(ids.includes('chart-miou') && ids.includes('chart-lr') && ids.includes('chart-loss-pixelCrossEntropy'));
+    assert.ok(!ids.includes('chart-instances-source') && !ids.includes('chart-purity') && !ids.includes('chart-iou-source'), ids.join(', '));
+    assert.match(html, /a source-only run has no memory bank/);
+    assert.match(html, /metrics\.json is missing/);
+    assert.match(html, /No final metrics/);
+  });
+
+  it('an empty metrics.jsonl and no config still give a page', () => {
+    const dir = join(root, 'bare');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'metrics.jsonl'), '');
+    const html = buildReportHtml(readRunRecord(dir), { note: 'no model' });
+    assert.match(html, /no curves to draw/);
+    assert.match(html, /config\.json is missing/);
+    assert.match(html, /<p class="note">no model<\/p>/);
+    assert.deepEqual(svgIds(html), []);
+  });
+});
+
+describe('mosaics', () => {
+  it('resizeNearest and errorMap', () => {
+    const rgb = Uint8Array.from([1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4]); // 2x2
+    assert.deepEqual([...resizeNearest(rgb, 2, 2, 3, 1, 1)], [4, 4, 4]);
+    assert.deepEqual([...resizeNearest(rgb, 2, 2, 3, 4, 2)].slice(0, 12), [1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2]);
+    const map = errorMap(Uint8Array.from([100, 100, 100, 100, 100, 100, 100, 100, 100]), Uint8Array.from([0, 1, 255]), Uint8Array.from([0, 2, 3]));
+    assert.deepEqual([...map], [40, 40, 40, 230, 30, 30, 0, 0, 0]);
+  });
+
+  it('loads the best checkpoint, predicts the first 4 target-val images and embeds them as PNGs; no tensors leak', async () => {
+    const dir = join(root, 'with-model');
+    writeFakeRun(dir, { checkpoint: true });
+    const before = tf.memory().numTensors;
+    const html = readFileSync(await writeReport(dir), 'utf8');
+    assert.equal(tf.memory().numTensors, before);
+    const uris = [...html.matchAll(/<img class="mosaic-img ([a-z-]+)" src="data:image\/png;base64,([^"]+)"/g)];
+    assert.equal(uris.length, 16, 'image, ground truth, prediction and errors for 4 images');
+    assert.deepEqual(uris.slice(0, 4).map((m) => m[1]), ['mosaic-image', 'mosaic-gt', 'mosaic-pred', 'mosaic-errors']);
+    for (const [, , b64] of uris) {
+      const png = decodePng(Buffer.from(b64!, 'base64'));
+      assert.equal(png.width, 64);
+      assert.equal(png.height, 32);
+    }
+    assert.match(html, /predicted with the best checkpoint \(done, step 8\)/);
+    // Fixed images: the first 4 target-val ids (GTA5 ids are 1-based; the synthetic target val follows the 2 train images).
+    assert.deepEqual([...html.matchAll(/<tbody><tr><th scope="row">([^<]+)<br>|<\/tr><tr><th scope="row">([^<]+)<br>/g)].map((m) => m[1] ?? m[2]), ['00003', '00004', '00005', '00006']);
+    assert.match(html, /id="palette"/);
+  });
+
+  it('uses a model passed in without disposing it, and a missing checkpoint is a note', async () => {
+    const dir = join(root, 'passed-model');
+    const config = writeFakeRun(dir);
+    const model = createModel({ ...config.model, seed: 1 });
+    try {
+      const html = readFileSync(await writeReport(dir, { model, modelLabel: 'the final weights', mosaicImages: 2 }), 'utf8');
+      assert.equal((html.match(/<img class="mosaic-img/g) ?? []).length, 8);
+      assert.match(html, /predicted with the final weights/);
+      assert.ok(!model.namedParameters()[0]!.variable.isDisposed, 'caller keeps its model');
+    } finally {
+      model.dispose();
+    }
+    const html = readFileSync(await writeReport(dir), 'utf8');
+    assert.match(html, /No model to predict with \([^)]*checkpoints\/latest\.ckpt/);
+    assert.equal((html.match(/<img/g) ?? []).length, 0);
+  });
+
+  it('a benchmark regenerated with other options is left alone, with a note', async () => {
+    const dir = join(root, 'other-bench');
+    writeFakeRun(dir, { checkpoint: true });
+    const manifestPath = join(fakeRunConfig(dir).data.target.root!, 'benchmark.json');
+    mkdirSync(join(manifestPath, '..'), { recursive: true });
+    writeFileSync(manifestPath, JSON.stringify({ format: 'protoseg-synth', generatorVersion: 1, options: { seed: 0, height: 64, width: 128, sourceTrain: 2, sourceVal: 4, targetTrain: 2, targetVal: 4, shift: 0.8 } }));
+    const html = readFileSync(await writeReport(dir), 'utf8');
+    assert.match(html, /generated with other options since this run \(height 64 instead of 32, width 128 instead of 64\)/);
+    assert.equal(readFileSync(manifestPath, 'utf8').includes('"height":64'), true, 'manifest untouched');
+  });
+});
