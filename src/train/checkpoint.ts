@@ -147,7 +147,7 @@ export function loadLatestCheckpoint(path: string, warn: (message: string) => vo
   } catch (error) {
     const previous = previousPath(path);
     if (!existsSync(previous)) throw error;
-    warn(`${(error as Error).message.split('.')[0]}; using ${previous}`);
+    warn(`${(error as Error).message.split('. ')[0]}; using ${previous}`);
     return loadCheckpoint(previous);
   }
 }
