@@ -10,7 +10,7 @@ export const depthwiseConv2dNativeConfig: tf.KernelConfig = {
     const { x, filter } = inputs as unknown as Defined<tf.DepthwiseConv2dNativeInputs>;
     const { strides, pad, dataFormat, dilations, dimRoundingMode } = attrs as unknown as tf.DepthwiseConv2dNativeAttrs;
     assertChannelsLast(tf.DepthwiseConv2dNative, dataFormat);
-    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, true);
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations ?? 1, pad, dimRoundingMode, true);
     const s = [info.strideHeight, info.strideWidth];
     const d = [info.dilationHeight, info.dilationWidth];
     return b.output(b.addon.conv2d(b.id(x), b.id(filter), null, null, s, padsOf(info), d, true, null, null));

@@ -9,7 +9,7 @@ export const depthwiseConv2dNativeBackpropFilterConfig: tf.KernelConfig = {
     const b = nativeBackend(backend);
     const { x, dy } = inputs as unknown as Defined<tf.DepthwiseConv2dNativeBackpropFilterInputs>;
     const { filterShape, strides, pad, dilations, dimRoundingMode } = attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
-    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, dilations, pad, dimRoundingMode, true);
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filterShape, strides, dilations ?? 1, pad, dimRoundingMode, true);
     const s = [info.strideHeight, info.strideWidth];
     const d = [info.dilationHeight, info.dilationWidth];
     return b.output(b.addon.conv2dBackpropFilter(b.id(x), b.id(dy), filterShape, s, padsOf(info), d, true));

@@ -9,7 +9,7 @@ export const depthwiseConv2dNativeBackpropInputConfig: tf.KernelConfig = {
     const b = nativeBackend(backend);
     const { dy, filter } = inputs as unknown as Defined<tf.DepthwiseConv2dNativeBackpropInputInputs>;
     const { inputShape, strides, pad, dilations, dimRoundingMode } = attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
-    const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, true);
+    const info = tf.backend_util.computeConv2DInfo(inputShape, filter.shape as [number, number, number, number], strides, dilations ?? 1, pad, dimRoundingMode, true);
     const s = [info.strideHeight, info.strideWidth];
     const d = [info.dilationHeight, info.dilationWidth];
     return b.output(b.addon.conv2dBackpropInput(b.id(dy), b.id(filter), inputShape, s, padsOf(info), d, true));

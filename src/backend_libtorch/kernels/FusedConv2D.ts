@@ -10,7 +10,7 @@ export const fusedConv2DConfig: tf.KernelConfig = {
     const { x, filter, bias, preluActivationWeights } = inputs as unknown as Defined<tf.FusedConv2DInputs>;
     const { strides, pad, dataFormat, dilations, dimRoundingMode, activation, leakyreluAlpha } = attrs as unknown as tf.FusedConv2DAttrs;
     assertChannelsLast(tf.FusedConv2D, dataFormat);
-    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode);
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations ?? 1, pad, dimRoundingMode);
     const s = [info.strideHeight, info.strideWidth];
     const d = [info.dilationHeight, info.dilationWidth];
     return b.output(

@@ -10,7 +10,7 @@ export const fusedDepthwiseConv2DConfig: tf.KernelConfig = {
     const { x, filter, bias, preluActivationWeights } = inputs as unknown as Defined<tf.FusedDepthwiseConv2DInputs>;
     const { strides, pad, dataFormat, dilations, dimRoundingMode, activation, leakyreluAlpha } = attrs as unknown as tf.FusedDepthwiseConv2DAttrs;
     assertChannelsLast(tf.FusedDepthwiseConv2D, dataFormat);
-    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations, pad, dimRoundingMode, true);
+    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], filter.shape as [number, number, number, number], strides, dilations ?? 1, pad, dimRoundingMode, true);
     const s = [info.strideHeight, info.strideWidth];
     const d = [info.dilationHeight, info.dilationWidth];
     return b.output(
