@@ -53,6 +53,15 @@ describe('svg charts', () => {
     assert.equal(formatTick(0, 0.1), '0');
   });
 
+  it('degenerate inputs (no points, one point) still give finite coordinates and integer ticks', () => {
+    const empty = lineChart({ id: 'e', title: 'e', xLabel: 'x', yLabel: 'y', series: [{ name: 's', points: [] }] });
+    const single = lineChart({ id: 'o', title: 'o', xLabel: 'epoch', yLabel: 'p', series: [{ name: 's', points: [[1, 0.5]] }], integerX: true, yDomain: [0, 1] });
+    for (const svg of [empty, single]) assert.doesNotMatch(svg, /NaN|Infinity/);
+    const xTicks = [...single.match(/<g class="axis x-axis"[\s\S]*?<\/g>/)![0].matchAll(/>([^<]+)<\/text>/g)].map((m) => m[1]);
+    assert.deepEqual(xTicks, ['1', '2', 'epoch']);
+    assert.equal((single.match(/<circle/g) ?? []).length, 1);
+  });
+
   it('escapes text', () => {
     assert.equal(escapeXml(`a<b & "c"'`), 'a&lt;b &amp; &quot;c&quot;&#39;');
   });
@@ -112,8 +121,14 @@ describe('run record', () => {
     await assert.rejects(writeReport(empty, { mosaics: false }), (e: unknown) => e instanceof ProtosegError && e.code === 'PROTOSEG_DATA_INVALID' && e.message.includes(join(empty, 'metrics.jsonl')) && !e.message.includes('\n'));
   });
 
-  it('the CLI needs exactly one RUN_DIR', async () => {
+  it('the CLI needs exactly one RUN_DIR and (re)writes report.html', async () => {
     await assert.rejects(reportCommand.run({ values: {}, positionals: [] }), (e: unknown) => e instanceof ProtosegError && e.code === 'PROTOSEG_USAGE' && /RUN_DIR/.test(e.message));
+    await assert.rejects(reportCommand.run({ values: { backend: 'gpu' }, positionals: [root] }), (e: unknown) => e instanceof ProtosegError && e.code === 'PROTOSEG_USAGE' && /--backend/.test(e.message));
+    const dir = join(root, 'cli');
+    writeFakeRun(dir);
+    writeFileSync(join(dir, 'report.html'), 'old');
+    assert.equal(await reportCommand.run({ values: { images: '0', quiet: true }, positionals: [dir] }), 0);
+    assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /^<!DOCTYPE html>[\s\S]*id="chart-miou"/);
   });
 
   it('groups loss terms by name with source/target series, skips a cut line, reads epoch statistics', () => {

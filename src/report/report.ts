@@ -270,7 +270,7 @@ function bankSection(record: RunRecord): string {
     figures.push(
       figure(
         lineChart({ id: 'chart-purity', title: 'Cluster purity', xLabel: 'epoch', yLabel: 'purity (0-1)', series: purity, yDomain: [0, 1], integerX: true, width: 440, height: 260 }),
-        'k-means cluster purity against the bank labels at each epoch start (1 = every cluster holds one class).',
+        'k-means cluster purity at each epoch start (first k-means run): the share of labelled or pseudo-labelled bank instances whose label is the majority label of their cluster (1 = class-pure clusters; a gap = no labelled instance).',
       ),
     );
   } else {
