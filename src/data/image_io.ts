@@ -39,6 +39,14 @@ async function readBytes(file: string): Promise<Buffer> {
     return await readFile(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && file.includes('\uFFFD')) {
+      // readdir decodes a non-UTF-8 name with U+FFFD, and that string names no file on disk.
+      throw new DataError(
+        'PROTOSEG_DATA_INVALID',
+        `${file}: expected a UTF-8 file name, got one with bytes that are not valid UTF-8 (shown as \uFFFD), which cannot be opened by name. Rename the file to UTF-8 (e.g. convmv -f latin1 -t utf-8 --notest FILE).`,
+        file,
+      );
+    }
     if (code === 'ENOENT') {
       throw new DataError('PROTOSEG_DATA_INVALID', `${file}: expected a file, got nothing at that path. Check the dataset root and layout.`, file);
     }
