@@ -193,7 +193,7 @@ function lossSection(record: RunRecord): string {
       yLabel: 'loss (weighted)',
       series,
       integerX: true,
-      width: 420,
+      width: 390, // three per row in the 1320 px page
       height: 250,
       ...(warm !== undefined ? { markers: [{ x: warm, label: 'warm-up end' }] } : {}),
     });
@@ -325,7 +325,7 @@ table.results thead th { background: #f3f3f3; text-align: center; }
 .figures { display: flex; flex-wrap: wrap; gap: 14px; align-items: flex-start; }
 figure.chart-figure { margin: 0; background: #fff; border: 1px solid #e2e2e2; border-radius: 4px; padding: 6px; }
 figure.chart-figure figcaption { font-size: 12px; color: #555; max-width: 560px; padding: 2px 4px; }
-figure.small figcaption { max-width: 420px; }
+figure.small figcaption { max-width: 390px; }
 svg.chart { display: block; font-family: inherit; }
 table.mosaic th, table.mosaic td { padding: 4px; border: 1px solid #e2e2e2; text-align: center; vertical-align: middle; }
 table.mosaic tbody th { text-align: left; font-weight: 600; font-size: 12px; max-width: 180px; word-break: break-all; }
