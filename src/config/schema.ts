@@ -26,7 +26,7 @@ const domainSchema = (dataset: (typeof DATASET_NAMES)[number]) =>
   z
     .strictObject({
       dataset: z.enum(DATASET_NAMES).default(dataset).describe('dataset layout: synthetic (the built-in benchmark), cityscapes, gta5 or folder (unlabelled images)'),
-      root: z.string().min(1).optional().describe('dataset root folder; for synthetic, where the generated benchmark is cached (default .cache/protoseg/benchmark)'),
+      root: z.string().min(1).optional().describe('dataset root folder; for synthetic, where the generated benchmark is cached (default .cache/protoseg/benchmark-<hash of data.synthetic>)'),
       trainSplit: z.string().min(1).default('train').describe('split used for training (cityscapes: a split folder; gta5: splits/<name>.txt or a list file path)'),
       valSplit: z.string().min(1).default('val').describe('split used for evaluation'),
       labelType: z.enum(['labelIds', 'labelTrainIds']).default('labelIds').describe('cityscapes only: read _gtFine_labelIds.png (mapped to trainIds) or _gtFine_labelTrainIds.png'),

@@ -14,7 +14,7 @@ import { ensureBenchmark, readBenchmarkManifest, resolveSynthOptions, type Synth
 import { predictImage } from '../eval/predict.js';
 import type { SegmentationModel } from '../models/segmentation_model.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
-import { DEFAULT_BENCHMARK_DIR } from '../train/data_setup.js';
+import { defaultBenchmarkDir } from '../train/data_setup.js';
 
 export interface MosaicRow {
   id: string;
@@ -76,7 +76,7 @@ export async function openTargetVal(config: Config, warn: WarnFn = () => {}, pro
   const entry = config.data.target;
   try {
     if (entry.dataset === 'synthetic') {
-      const dir = resolve(entry.root ?? DEFAULT_BENCHMARK_DIR);
+      const dir = resolve(entry.root ?? defaultBenchmarkDir(config.data.synthetic));
       const s = config.data.synthetic;
       const wanted: SynthOptions = resolveSynthOptions({
         seed: s.seed,

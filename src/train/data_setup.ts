@@ -3,6 +3,7 @@
  * few-shot labelled subset of source train (from a list file, or drawn and written to RUN_DIR).
  * For the built-in benchmark the data is generated on first use and cached.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
@@ -13,7 +14,11 @@ import { ensureBenchmark } from '../data/synth/benchmark.js';
 import { ConfigError } from '../errors.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
 
-export const DEFAULT_BENCHMARK_DIR = join('.cache', 'protoseg', 'benchmark');
+/** Where the built-in benchmark is cached when data.<domain>.root is not set: one folder per option set. */
+export function defaultBenchmarkDir(synthetic: Config['data']['synthetic']): string {
+  const key = createHash('sha256').update(JSON.stringify(synthetic)).digest('hex').slice(0, 12);
+  return join('.cache', 'protoseg', `benchmark-${key}`);
+}
 
 export interface DomainData {
   train: Dataset;
@@ -35,6 +40,7 @@ export interface ResolvedDomain {
   root: string;
 }
 
+/** The dataset layout and root of one domain (generating the built-in benchmark if needed). */
 export async function resolveDomain(config: Config, domain: 'source' | 'target', progress: ProgressReporter): Promise<ResolvedDomain> {
   const entry = config.data[domain];
   if (entry.dataset !== 'synthetic') {
@@ -43,8 +49,8 @@ export async function resolveDomain(config: Config, domain: 'source' | 'target',
     }
     return { dataset: entry.dataset, root: entry.root };
   }
-  const dir = resolve(entry.root ?? DEFAULT_BENCHMARK_DIR);
   const s = config.data.synthetic;
+  const dir = resolve(entry.root ?? defaultBenchmarkDir(s));
   await ensureBenchmark(
     dir,
     { seed: s.seed, height: s.height, width: s.width, sourceTrain: s.sourceImages, sourceVal: s.valImages, targetTrain: s.targetImages, targetVal: s.valImages, shift: s.shift },

@@ -24,6 +24,7 @@ import { downsampleLabels } from '../losses/cell_labels.js';
 import { pixelCrossEntropyLoss } from '../losses/pixel_cross_entropy_loss.js';
 import type { Metrics } from '../metrics/iou.js';
 import { createModel, type SegmentationModel } from '../models/segmentation_model.js';
+import { writeReport } from '../report/report.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
 import { BatchStream, type StreamPosition } from './batch_stream.js';
 import { loadLatestCheckpoint, saveCheckpoint, type CheckpointContents } from './checkpoint.js';
@@ -58,6 +59,7 @@ export interface RunMetrics {
 
 export interface TrainResult {
   runDir: string;
+  method: Config['method'];
   interrupted: boolean;
   metrics?: RunMetrics;
   backend: string;
@@ -248,6 +250,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     log(`source-only warm-up reused from ${baselinePath} (mIoU source ${fmt(state.baseline?.source.mIoU)}, target ${fmt(state.baseline?.target.mIoU)})`);
   }
 
+  files.appendMetrics({ step: state.step, phase: 'start', backend: backend.name, backendReason: backend.reason, resumed: resumeFrom !== undefined });
+
   const norm = model.inputNormalization;
   const loaderOptions = {
     batchSize: config.data.batchSize,
@@ -353,7 +357,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
           updateBest(m.mIoU);
         }
         if (state.step % config.train.checkpointEvery === 0) saveLatest();
-        if (stop()) return { runDir: files.dir, interrupted, backend: backend.name };
+        if (stop()) return { runDir: files.dir, method: config.method, interrupted, backend: backend.name };
       }
       progress.end();
       await streams[name]!.close();
@@ -450,7 +454,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
           progress.tick();
           if (state.step % config.train.logEvery === 0) logLine({}, lr);
           if (state.step % config.train.checkpointEvery === 0) saveLatest();
-          if (stop()) return { runDir: files.dir, interrupted, backend: backend.name };
+          if (stop()) return { runDir: files.dir, method: config.method, interrupted, backend: backend.name };
         }
         progress.end();
         // Epoch end: source val chooses the best checkpoint; target val is logged for the curves only.
@@ -472,8 +476,9 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       selection: state.best ? { split: config.train.selection, step: state.best.step, mIoU: state.best.mIoU } : null,
     };
     files.writeJson(files.metricsPath, metrics);
-    log(resultTable(config.method, metrics));
-    return { runDir: files.dir, interrupted: false, metrics, backend: backend.name };
+    await writeReport(files.dir, { model, modelLabel: 'the final model (last weights)', progress, warn });
+    log(`report: ${files.reportPath}`);
+    return { runDir: files.dir, method: config.method, interrupted: false, metrics, backend: backend.name };
   } finally {
     for (const stream of Object.values(streams)) await stream.close();
     optimizer.dispose();

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { CommandSpec } from '../command.js';
 import { stringFlag } from '../command.js';
 import { resolveConfig } from '../../config/load.js';
-import { train } from '../../train/trainer.js';
+import { resultTable, train } from '../../train/trainer.js';
 import { cliProgress, cliLog } from '../output.js';
 
 function defaultRunDir(method: string): string {
@@ -59,6 +59,8 @@ export const trainCommand: CommandSpec = {
         warn: (line) => console.error(`warning: ${line}`),
         stopRequested: () => stopRequested,
       });
+      // The final table is the run's result, printed even with --quiet.
+      if (result.metrics) console.log(resultTable(result.method, result.metrics));
       return result.interrupted ? 130 : 0;
     } finally {
       process.off('SIGINT', onSigint);
