@@ -215,27 +215,43 @@ function defaultSplit(dataset: 'cityscapes' | 'gta5', root: string): string | un
   return existsSync(join(root, 'splits', 'val.txt')) ? 'val' : undefined;
 }
 
-/** The splits named by --dataset/--root/--split. */
-async function datasetTargets(o: EvalCliOptions, warn: WarnFn): Promise<EvalTarget[]> {
+/**
+ * The splits named by --dataset/--root/--split. For `synthetic` without --root, the benchmark the
+ * model's config trained on (`config`; generated like train does when missing).
+ */
+async function datasetTargets(o: EvalCliOptions, warn: WarnFn, config?: Config, progress?: ProgressReporter): Promise<EvalTarget[]> {
   const dataset = o.dataset!;
   if (dataset === 'synthetic') {
-    const { DEFAULT_BENCHMARK_DIR } = await import('../../train/data_setup.js');
-    const root = o.root ?? resolve(DEFAULT_BENCHMARK_DIR);
-    if (!existsSync(join(root, 'benchmark.json'))) {
-      throw new DataError(
-        'PROTOSEG_DATASET_NOT_FOUND',
-        `${root}: expected the built-in benchmark (benchmark.json, source/, target/), got none. Write it with "protoseg synth --out ${root}" or pass --root.`,
-        root,
-      );
+    let roots: { source: string; target: string };
+    if (o.root !== undefined) {
+      if (!existsSync(join(o.root, 'benchmark.json'))) {
+        throw new DataError(
+          'PROTOSEG_DATASET_NOT_FOUND',
+          `${o.root}: expected the built-in benchmark (benchmark.json, source/, target/), got none. Write it with "protoseg synth --out ${o.root}", or fix --root.`,
+          o.root,
+        );
+      }
+      roots = { source: join(o.root, 'source'), target: join(o.root, 'target') };
+    } else if (config !== undefined) {
+      const { resolveDomain } = await import('../../train/data_setup.js');
+      // A run trained on other data has no benchmark root of its own: use the default cache.
+      const asSynthetic = (entry: Config['data']['source']): Config['data']['source'] => {
+        const { root, ...rest } = entry;
+        return entry.dataset === 'synthetic' && root !== undefined ? { ...rest, dataset: 'synthetic', root } : { ...rest, dataset: 'synthetic' };
+      };
+      const synthetic: Config = { ...config, data: { ...config.data, source: asSynthetic(config.data.source), target: asSynthetic(config.data.target) } };
+      roots = { source: (await resolveDomain(synthetic, 'source', progress!)).root, target: (await resolveDomain(synthetic, 'target', progress!)).root };
+    } else {
+      throw usageError('protoseg eval --predictions --dataset synthetic: expected --root DIR (the folder protoseg synth wrote), got none.');
     }
     const split = o.split ?? 'val';
     const [source, target] = await Promise.all([
-      openDataset({ dataset: 'cityscapes', root: join(root, 'source'), split, warn }),
-      openDataset({ dataset: 'gta5', root: join(root, 'target'), split, warn }),
+      openDataset({ dataset: 'cityscapes', root: roots.source, split, warn }),
+      openDataset({ dataset: 'gta5', root: roots.target, split, warn }),
     ]);
     return [
-      { key: 'source', name: `source ${split} (${join(root, 'source')})`, dataset: source },
-      { key: 'target', name: `target ${split} (${join(root, 'target')})`, dataset: target },
+      { key: 'source', name: `source ${split} (${roots.source})`, dataset: source },
+      { key: 'target', name: `target ${split} (${roots.target})`, dataset: target },
     ];
   }
   const root = o.root!;
@@ -318,7 +334,7 @@ export async function runEval(o: EvalCliOptions): Promise<number> {
       ...loaded.config,
       eval: { ...loaded.config.eval, ...(o.scale !== undefined ? { scale: o.scale } : {}), ...(o.maxImages !== undefined ? { maxImages: o.maxImages } : {}) },
     };
-    const targets = o.dataset !== undefined ? await datasetTargets(o, warn) : await runTargets(config, progress, warn);
+    const targets = o.dataset !== undefined ? await datasetTargets(o, warn, config, progress) : await runTargets(config, progress, warn);
     const results: Metrics[] = [];
     for (const t of targets) {
       if (config.eval.maxImages > 0 && t.dataset.samples.length > config.eval.maxImages) {
@@ -344,7 +360,7 @@ export const evalCommand: CommandSpec = {
     checkpoint: { type: 'string', argument: 'FILE', description: 'checkpoint file (instead of --run)' },
     which: { type: 'string', argument: 'best|latest', description: 'with --run: which checkpoint (default best, falling back to latest)' },
     dataset: { type: 'string', argument: 'cityscapes|gta5|synthetic', description: 'evaluate on this dataset instead of the run\'s val splits (synthetic: both domains of the benchmark)' },
-    root: { type: 'string', argument: 'DIR', description: 'dataset root (synthetic: default .cache/protoseg/benchmark)' },
+    root: { type: 'string', argument: 'DIR', description: 'dataset root (synthetic: default the benchmark the model was trained on)' },
     split: { type: 'string', argument: 'SPLIT', description: 'split (default val; gta5: splits/val.txt when it exists, else every pair)' },
     'label-type': { type: 'string', argument: 'labelIds|labelTrainIds', description: 'cityscapes: which gtFine label files to read (default labelIds)' },
     predictions: { type: 'string', argument: 'DIR', description: 'score a folder of <name>_trainIds.png against --dataset (no model)' },
