@@ -144,6 +144,19 @@ describe('kill and resume', () => {
     assertSameLosses(lines, 'fallback resume', prevStep + 1);
   });
 
+  // Known trainer bug (src/train/trainer.ts): the epoch-end checkpoint is saved with the state still
+  // inside the finished epoch (iteration = stepsPerEpoch), so resuming from it runs that epoch's
+  // evaluation again and logs a second "epoch-end" line at the same step.
+  it('killed between the two renames of the last save (only latest.prev.ckpt left): resume completes without logging an evaluation twice', { todo: 'trainer re-runs the epoch-end evaluation when resumed from the epoch-end checkpoint' }, async () => {
+    const runDir = join(dir, 'between-renames');
+    cpSync(join(dir, 'reference'), runDir, { recursive: true });
+    rmSync(join(runDir, 'checkpoints', 'latest.ckpt'));
+    const r = await runCli(args(runDir, ['--resume', '--quiet']), { cwd: dir, timeoutMs: 120_000 });
+    ok(r, 'resume with only latest.prev.ckpt');
+    assert.match(r.stderr, /warning: .*checkpoint not found.*using .*latest\.prev\.ckpt/);
+    assertContiguous(readMetricsLines(runDir), 'resumed from latest.prev.ckpt');
+  });
+
   it('with no previous checkpoint, a truncated latest.ckpt fails with PROTOSEG_CHECKPOINT_INVALID naming the file', async () => {
     const runDir = join(dir, 'truncated-only');
     cpSync(join(dir, 'reference'), runDir, { recursive: true });
