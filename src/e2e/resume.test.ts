@@ -144,10 +144,9 @@ describe('kill and resume', () => {
     assertSameLosses(lines, 'fallback resume', prevStep + 1);
   });
 
-  // Known trainer bug (src/train/trainer.ts): the epoch-end checkpoint is saved with the state still
-  // inside the finished epoch (iteration = stepsPerEpoch), so resuming from it runs that epoch's
-  // evaluation again and logs a second "epoch-end" line at the same step.
-  it('killed between the two renames of the last save (only latest.prev.ckpt left): resume completes without logging an evaluation twice', { todo: 'trainer re-runs the epoch-end evaluation when resumed from the epoch-end checkpoint' }, async () => {
+  // The epoch-end checkpoint must hold the state of the next epoch; saved inside the finished epoch,
+  // a resume from it evaluated that epoch again and logged a second "epoch-end" line.
+  it('killed between the two renames of the last save (only latest.prev.ckpt left): resume completes without logging an evaluation twice', async () => {
     const runDir = join(dir, 'between-renames');
     cpSync(join(dir, 'reference'), runDir, { recursive: true });
     rmSync(join(runDir, 'checkpoints', 'latest.ckpt'));

@@ -369,12 +369,15 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
         state.baseline = evaluated;
         state.phase = 'adapt';
         state.streams = {};
-        if (config.train.reuseBaseline) {
-          mkdirSync(cacheDir, { recursive: true });
-          saveCheckpoint(baselinePath, checkpoint());
-        }
       } else {
         state.phase = 'done';
+      }
+      // A source-only run and the warm-up of pcs / max-squares are the same training: cache it for both.
+      if (config.train.reuseBaseline && config.method !== 'target-oracle') {
+        mkdirSync(cacheDir, { recursive: true });
+        const cached = checkpoint();
+        cached.meta['state'] = { ...state, phase: 'adapt', baseline: evaluated, streams: {} };
+        saveCheckpoint(baselinePath, cached);
       }
       saveLatest();
     }
@@ -395,7 +398,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       streams['source'] = streamFor('source', data.source.train, true, 12);
       streams['target'] = streamFor('target', data.target.train, false, 13);
       const totalIterations = config.train.epochs * config.train.stepsPerEpoch;
-      for (; state.epoch < config.train.epochs; state.epoch++, state.iteration = 0, state.epochStarted = false) {
+      while (state.epoch < config.train.epochs) {
         if (!state.epochStarted && adapter.usesBanks) {
           const report: EpochStartReport = adapter.startEpoch(state.epoch, (rows) => optimizer.resetRows('classifier.weight', rows));
           state.epochStarted = true;
@@ -462,6 +465,11 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
         files.appendMetrics({ step: state.step, phase: 'epoch-end', epoch: state.epoch, 'eval/src/mIoU': evaluated.source.mIoU, 'eval/tgt/mIoU': evaluated.target.mIoU });
         log(`epoch ${state.epoch + 1}/${config.train.epochs}: source val mIoU ${fmt(evaluated.source.mIoU)}, target val mIoU ${fmt(evaluated.target.mIoU)}`);
         updateBest(evaluated.source.mIoU);
+        // Advance before saving, so a run resumed from this checkpoint starts the next epoch instead of
+        // evaluating (and logging) this one again.
+        state.epoch += 1;
+        state.iteration = 0;
+        state.epochStarted = false;
         saveLatest();
       }
       state.phase = 'done';
