@@ -45,6 +45,7 @@ const lossSchema = (enabled: boolean, weight: number, fromEpoch = 0, description
     .describe(description);
 
 export const configSchema = z.strictObject({
+  description: z.string().optional().describe('free text saying what this config is for (ignored by training)'),
   method: z.enum(METHOD_NAMES).default('pcs').describe('pcs: full PCS-seg + max-squares; source-only: few labelled source images only; target-oracle: trained on target labels (upper bound, analysis only); max-squares: source labels + max-squares on target, no prototypes'),
   seed: nonNegativeInt().default(0).describe('seed of every random choice (init, data order, augmentation, k-means)'),
   backend: z.enum(['auto', 'wasm', 'cpu', 'node', 'native']).default('auto').describe('tensor backend; auto prefers tfjs-node, then the libtorch backend, then wasm'),
@@ -73,6 +74,7 @@ export const configSchema = z.strictObject({
         })
         .prefault({}),
       batchSize: positiveInt().max(256).default(4).describe('images per batch (each domain)'),
+      resize: z.tuple([positiveInt(), positiveInt()]).optional().describe('training scale: every image is first resized to [height, width] (e.g. [512, 1024] for Cityscapes); default: native size'),
       crop: z.tuple([positiveInt(), positiveInt()]).optional().describe('random crop [height, width] for training; default: whole image'),
       scaleRange: z.tuple([z.number().positive(), z.number().positive()]).default([1, 1]).describe('random rescale range before cropping'),
       flip: z.boolean().default(true).describe('random horizontal flip'),

@@ -260,6 +260,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     scaleRange: config.data.scaleRange,
     prefetch: config.data.prefetch,
     ...(config.data.crop ? { crop: config.data.crop } : {}),
+    ...(config.data.resize ? { resize: config.data.resize } : {}),
   };
   const streamFor = (name: string, dataset: Dataset, labels: boolean, tag: number): BatchStream => {
     const batchSize = Math.min(config.data.batchSize, dataset.samples.length);
@@ -386,7 +387,13 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     if (state.phase === 'adapt' && adapter) {
       if (adapter.usesBanks && !state.banksReady) {
         for (const [domain, dataset] of [['source', data.source.train], ['target', data.target.train]] as const) {
-          const loader = new BatchLoader(dataset, { batchSize: config.eval.batchSize, normalization: norm, mode: 'sequential', labels: domain === 'source' });
+          const loader = new BatchLoader(dataset, {
+            batchSize: config.eval.batchSize,
+            normalization: norm,
+            mode: 'sequential',
+            labels: domain === 'source',
+            ...(config.data.resize ? { resize: config.data.resize } : {}),
+          });
           progress.start(`memory bank init (${domain})`, dataset.samples.length);
           const seen = await adapter.initBank(domain, loader.epoch(0), (n) => progress.tick(n));
           progress.end();
