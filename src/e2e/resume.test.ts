@@ -88,6 +88,24 @@ describe('kill and resume', () => {
     assertSameLosses(lines, 'killed + resumed');
   });
 
+  // Known trainer gap: metrics.jsonl is cut back to the checkpoint's STEP on resume, so a non-step line
+  // written at that same step after the checkpoint (the "epoch-start" line of the next epoch) is kept,
+  // and the resumed run writes it again. Fix: store the metrics line count in the checkpoint state and
+  // truncate to it (see the closing report).
+  it('SIGKILL just after an epoch starts (before its first checkpoint): resume logs no line twice', { todo: 'trainer keeps metrics lines written after the checkpoint at the same step' }, async () => {
+    const runDir = join(dir, 'killed-at-epoch-start');
+    const child = startCli(args(runDir, ['--quiet']), { cwd: dir, timeoutMs: 120_000 });
+    const epochStart = (): boolean => readMetricsLines(runDir).some((l) => l.phase === 'epoch-start' && l.step === 10);
+    await waitFor(epochStart, 90_000, 'the epoch-start line of the second epoch');
+    child.child.kill('SIGKILL');
+    await child.done;
+    const resumed = await runCli(args(runDir, ['--resume', '--quiet']), { cwd: dir, timeoutMs: 120_000 });
+    ok(resumed, 'resume after a kill at an epoch start');
+    const lines = readMetricsLines(runDir);
+    assertSameLosses(lines, 'killed at an epoch start');
+    assertContiguous(lines, 'killed at an epoch start');
+  });
+
   it('SIGINT mid-adaptation: exits 130 saying it wrote a checkpoint, the checkpoint loads, --resume completes with identical losses', async () => {
     const runDir = join(dir, 'interrupted');
     const child = startCli(args(runDir), { cwd: dir, timeoutMs: 120_000 });
