@@ -16,6 +16,7 @@ export interface MetricsLine {
 
 export class RunFiles {
   readonly dir: string;
+  private lineCount: number | undefined;
   constructor(dir: string) {
     this.dir = dir;
     mkdirSync(join(dir, 'checkpoints'), { recursive: true });
@@ -45,6 +46,7 @@ export class RunFiles {
 
   appendMetrics(line: MetricsLine): void {
     appendFileSync(this.metricsLogPath, `${JSON.stringify(line)}\n`);
+    if (this.lineCount !== undefined) this.lineCount += 1;
   }
 
   readMetrics(): MetricsLine[] {
@@ -61,9 +63,19 @@ export class RunFiles {
       });
   }
 
-  /** On resume: drop log lines written after the checkpoint being resumed, so steps are not logged twice. */
-  truncateMetricsAfter(step: number): void {
-    const kept = this.readMetrics().filter((line) => line.step <= step);
+  /** Number of complete lines in metrics.jsonl (stored in each checkpoint). */
+  countMetricsLines(): number {
+    this.lineCount ??= this.readMetrics().length;
+    return this.lineCount;
+  }
+
+  /**
+   * On resume: keep exactly the lines that existed when the resumed checkpoint was written, so nothing
+   * is logged twice (not even an epoch-start line written at the checkpoint's own step).
+   */
+  truncateMetrics(keepLines: number): void {
+    const kept = this.readMetrics().slice(0, keepLines);
+    this.lineCount = kept.length;
     writeFileAtomic(this.metricsLogPath, kept.map((line) => `${JSON.stringify(line)}\n`).join(''));
   }
 }

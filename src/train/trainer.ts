@@ -83,12 +83,14 @@ interface RunState {
   best: { mIoU: number; step: number } | null;
   baseline?: { source: Metrics; target: Metrics };
   streams: Record<string, StreamPosition>;
+  /** Lines metrics.jsonl had when the checkpoint was written (a resume truncates to it). */
+  metricsLines: number;
 }
 
 const ADAPTIVE_METHODS = new Set<Config['method']>(['pcs', 'max-squares']);
 
 function freshState(): RunState {
-  return { phase: 'warmup', step: 0, warmupStep: 0, epoch: 0, iteration: 0, epochStarted: false, banksReady: false, lrScale: 1, numericalRecoveries: 0, best: null, streams: {} };
+  return { phase: 'warmup', step: 0, warmupStep: 0, epoch: 0, iteration: 0, epochStarted: false, banksReady: false, lrScale: 1, numericalRecoveries: 0, best: null, streams: {}, metricsLines: 0 };
 }
 
 /** Trainable parameters with their optimiser groups (the decoder's output layer counts as head). */
@@ -235,13 +237,16 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     if (adapter && contents.meta['adapter']) adapter.loadCheckpoint(contents.meta['adapter'] as Record<string, unknown>, contents.arrays);
     state = structuredClone(contents.meta['state'] as RunState);
   };
-  const saveLatest = (): void => saveCheckpoint(files.latestCheckpoint, checkpoint(), { keepPrevious: true });
+  const saveLatest = (): void => {
+    state.metricsLines = files.countMetricsLines();
+    saveCheckpoint(files.latestCheckpoint, checkpoint(), { keepPrevious: true });
+  };
 
   const cacheDir = resolve(options.cacheDir ?? join('.cache', 'protoseg', 'baselines'));
   const baselinePath = join(cacheDir, `${baselineKey(config)}.ckpt`);
   if (resumeFrom) {
     restore(resumeFrom);
-    files.truncateMetricsAfter(state.step);
+    files.truncateMetrics(state.metricsLines);
     log(`resumed at step ${state.step} (phase ${state.phase}${state.phase === 'adapt' ? `, epoch ${state.epoch}, iteration ${state.iteration}` : ''})`);
   } else if (adaptive && config.train.reuseBaseline && existsSync(baselinePath)) {
     const cached = loadLatestCheckpoint(baselinePath, warn);
