@@ -35,7 +35,9 @@ function runOne(method, seed) {
   const dir = join(out, `${method.name.replace(/[^a-z0-9]+/gi, '_')}_s${seed}`);
   if (existsSync(join(dir, 'metrics.json'))) return Promise.resolve(dir);
   // The labelled subset and the initialisation both vary with the seed.
-  const sets = [...method.sets, `seed=${seed}`, `data.fewShot.seed=${seed}`].flatMap((s) => ['--set', s]);
+  // With parallel jobs, one native thread each: oversubscribed thread pools stall.
+  const threads = jobs > 1 ? ['threads=1'] : [];
+  const sets = [...method.sets, `seed=${seed}`, `data.fewShot.seed=${seed}`, ...threads].flatMap((s) => ['--set', s]);
   return new Promise((resolveRun, reject) => {
     const started = Date.now();
     const child = spawn(process.execPath, [bin, 'train', '--out', dir, '--quiet', ...sets, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -49,6 +49,7 @@ export const configSchema = z.strictObject({
   method: z.enum(METHOD_NAMES).default('pcs').describe('pcs: full PCS-seg + max-squares; source-only: few labelled source images only; target-oracle: trained on target labels (upper bound, analysis only); max-squares: source labels + max-squares on target, no prototypes'),
   seed: nonNegativeInt().default(0).describe('seed of every random choice (init, data order, augmentation, k-means)'),
   backend: z.enum(['auto', 'wasm', 'cpu', 'node', 'native']).default('auto').describe('tensor backend; auto prefers tfjs-node, then the libtorch backend, then wasm'),
+  threads: nonNegativeInt().max(256).default(0).describe('intra-op threads of the native backend (0: all cores); use 1 per process when running several trainings at once'),
 
   data: z
     .strictObject({
@@ -107,6 +108,7 @@ export const configSchema = z.strictObject({
       beta1: probability().default(0.9).describe('adam beta1'),
       beta2: probability().default(0.999).describe('adam beta2'),
       weightDecay: z.number().min(0).max(1).default(1e-4).describe('L2 weight decay; never applied to batch-norm parameters'),
+      adaptLrMultiplier: z.number().positive().max(10).default(1).describe('learning rate of the adaptation phase = lr x this (its schedule restarts after the warm-up)'),
       headLrMultiplier: z.number().positive().max(100).default(1).describe('lr multiplier of the decoder output layer, projection head and classifier'),
       schedule: z.enum(['poly', 'constant', 'inverse']).default('poly').describe('poly: lr*(1-t/T)^power; inverse: lr*(1+1e-4 t)^-0.75 (PCS); constant'),
       power: z.number().positive().max(10).default(0.9).describe('poly schedule power'),

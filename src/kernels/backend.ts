@@ -23,6 +23,13 @@ export interface BackendInfo {
 
 let active: BackendInfo | undefined;
 
+export interface BackendOptions {
+  /** Intra-op threads of the native backend (0 or absent: all cores). wasm runs one thread in Node. */
+  threads?: number;
+}
+
+let requestedThreads = 0;
+
 /** Loaders for optional backends; each resolves to the tfjs backend name or throws why it is unavailable. */
 const optionalBackends: Record<'node' | 'native', () => Promise<string>> = {
   node: async () => {
@@ -33,8 +40,8 @@ const optionalBackends: Record<'node' | 'native', () => Promise<string>> = {
   },
   native: async () => {
     const specifier = '../backend_libtorch/index.js';
-    const mod = (await import(specifier)) as { registerLibtorchBackend: () => string };
-    return mod.registerLibtorchBackend();
+    const mod = (await import(specifier)) as { registerLibtorchBackend: (options?: { numThreads?: number }) => string };
+    return mod.registerLibtorchBackend(requestedThreads > 0 ? { numThreads: requestedThreads } : {});
   },
 };
 
@@ -58,7 +65,8 @@ async function activate(name: BackendName, reason: string): Promise<BackendInfo>
  * Selects and initialises the tensor backend. Calling it again with the same choice is a no-op;
  * a different explicit choice switches backends.
  */
-export async function initBackend(choice: BackendChoice = 'auto'): Promise<BackendInfo> {
+export async function initBackend(choice: BackendChoice = 'auto', options: BackendOptions = {}): Promise<BackendInfo> {
+  requestedThreads = options.threads ?? 0;
   if (active !== undefined && (choice === 'auto' || choice === active.name)) return active;
   if (!(BACKEND_CHOICES as readonly string[]).includes(choice)) {
     throw new ProtosegError('PROTOSEG_UNKNOWN_NAME', `backend: expected one of ${BACKEND_CHOICES.join(', ')}, got "${choice}".`);

@@ -101,7 +101,7 @@ function trainableParams(model: SegmentationModel): TrainableParam[] {
 /** Key of a reusable source-only warm-up: everything that changes its weights. */
 export function baselineKey(config: Config): string {
   const { data, model, optimizer, train, seed } = config;
-  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer, steps: train.steps, seed, v: 1 };
+  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, v: 1 };
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
 }
 
@@ -190,7 +190,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   }
   files.writeJson(files.configPath, config);
 
-  const backend = await initBackend(config.backend);
+  const backend = await initBackend(config.backend, { threads: config.threads });
   log(`backend: ${backend.name} (${backend.reason})`);
   const data = await prepareData(config, { runDir: files.dir, progress, warn });
   const model = createModel({ ...config.model, seed: config.seed });
@@ -439,7 +439,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
         progress.tick(state.iteration);
         while (state.iteration < config.train.stepsPerEpoch) {
           const done = state.epoch * config.train.stepsPerEpoch + state.iteration;
-          const lr = learningRate(config.optimizer.schedule, config.optimizer.lr, done, totalIterations, config.optimizer.power);
+          const lr = learningRate(config.optimizer.schedule, config.optimizer.lr * config.optimizer.adaptLrMultiplier, done, totalIterations, config.optimizer.power);
           const [labelled, source, target] = [await take('labelled'), adapter.usesBanks ? await take('source') : undefined, await take('target')];
           let plan: StepPlan | undefined;
           const sourceValues = guardedStep(
