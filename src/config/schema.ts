@@ -63,7 +63,7 @@ export const configSchema = z.strictObject({
           targetImages: positiveInt().default(300).describe('target train images'),
           valImages: positiveInt().default(60).describe('val images per domain'),
           seed: nonNegativeInt().default(0).describe('seed of the generated scenes (independent of the training seed)'),
-          shift: probability().default(0.8).describe('strength of the source -> target appearance shift (0: none, 1: every class wears another class\'s look)'),
+          shift: probability().default(0.5).describe('strength of the source -> target appearance shift (0: none, 1: every class wears another class\'s look)'),
         })
         .prefault({}),
       fewShot: z
@@ -102,13 +102,13 @@ export const configSchema = z.strictObject({
   optimizer: z
     .strictObject({
       name: z.enum(['adam', 'sgd']).default('adam').describe('adam, or sgd with (Nesterov) momentum'),
-      lr: z.number().positive().max(10).default(1e-3).describe('base learning rate'),
+      lr: z.number().positive().max(10).default(1e-2).describe('base learning rate'),
       momentum: probability().default(0.9).describe('sgd momentum'),
       nesterov: z.boolean().default(true).describe('sgd: Nesterov momentum'),
       beta1: probability().default(0.9).describe('adam beta1'),
       beta2: probability().default(0.999).describe('adam beta2'),
       weightDecay: z.number().min(0).max(1).default(1e-4).describe('L2 weight decay; never applied to batch-norm parameters'),
-      adaptLrMultiplier: z.number().positive().max(10).default(1).describe('learning rate of the adaptation phase = lr x this (its schedule restarts after the warm-up)'),
+      adaptLrMultiplier: z.number().positive().max(10).default(0.1).describe('learning rate of the adaptation phase = lr x this (its schedule restarts after the warm-up)'),
       headLrMultiplier: z.number().positive().max(100).default(1).describe('lr multiplier of the decoder output layer, projection head and classifier'),
       schedule: z.enum(['poly', 'constant', 'inverse']).default('poly').describe('poly: lr*(1-t/T)^power; inverse: lr*(1+1e-4 t)^-0.75 (PCS); constant'),
       power: z.number().positive().max(10).default(0.9).describe('poly schedule power'),
@@ -117,9 +117,9 @@ export const configSchema = z.strictObject({
 
   train: z
     .strictObject({
-      steps: positiveInt().default(600).describe('source-only / target-oracle / warm-up: optimisation steps'),
-      epochs: nonNegativeInt().default(4).describe('pcs / max-squares: adaptation epochs after the warm-up'),
-      stepsPerEpoch: positiveInt().default(60).describe('pcs / max-squares: iterations per adaptation epoch (each is a source and a target step)'),
+      steps: positiveInt().default(300).describe('source-only / target-oracle / warm-up: optimisation steps'),
+      epochs: nonNegativeInt().default(5).describe('pcs / max-squares: adaptation epochs after the warm-up'),
+      stepsPerEpoch: positiveInt().default(40).describe('pcs / max-squares: iterations per adaptation epoch (each is a source and a target step)'),
       logEvery: positiveInt().default(10).describe('steps between metrics.jsonl lines'),
       checkpointEvery: positiveInt().default(50).describe('steps between checkpoints (a kill loses at most this many)'),
       evalEvery: nonNegativeInt().default(0).describe('steps between evaluations on the selection split (0: at the end of each epoch / of training)'),

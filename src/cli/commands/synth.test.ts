@@ -14,7 +14,7 @@ describe('protoseg synth flags', () => {
   it('defaults to 64x128, 300 source / 300 target train, 60 val each, seed 0', () => {
     const o = parse(['--out', 'bench']);
     assert.equal(o.out, join(process.cwd(), 'bench'));
-    assert.deepEqual({ ...o, out: undefined }, { out: undefined, seed: 0, height: 64, width: 128, sourceTrain: 300, sourceVal: 60, targetTrain: 300, targetVal: 60, shift: 0.8 });
+    assert.deepEqual({ ...o, out: undefined }, { out: undefined, seed: 0, height: 64, width: 128, sourceTrain: 300, sourceVal: 60, targetTrain: 300, targetVal: 60, shift: 0.5 });
   });
 
   it('reads every flag', () => {

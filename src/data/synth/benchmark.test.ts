@@ -39,7 +39,7 @@ describe('synthetic benchmark on disk', () => {
   it('writes the Cityscapes and GTA5 layouts with the documented names', () => {
     const o = first.options;
     assert.equal(o.seed, 0);
-    assert.equal(o.shift, 0.8);
+    assert.equal(o.shift, 0.5);
     assert.ok(existsSync(join(firstDir, 'source/leftImg8bit/train/synth/synth_000000_000000_leftImg8bit.png')));
     assert.ok(existsSync(join(firstDir, 'source/gtFine/train/synth/synth_000000_000007_gtFine_labelIds.png')));
     // Val frames continue the train numbering, so ids are unique across splits.
@@ -140,7 +140,7 @@ describe('synthetic benchmark on disk', () => {
 
 describe('synthetic benchmark options', () => {
   it('fills defaults (64x128, 300/60 per domain, seed 0)', () => {
-    assert.deepEqual(resolveSynthOptions({}), { seed: 0, height: 64, width: 128, sourceTrain: 300, sourceVal: 60, targetTrain: 300, targetVal: 60, shift: 0.8 });
+    assert.deepEqual(resolveSynthOptions({}), { seed: 0, height: 64, width: 128, sourceTrain: 300, sourceVal: 60, targetTrain: 300, targetVal: 60, shift: 0.5 });
   });
   for (const [bad, pattern] of [
     [{ height: 100 }, /height must be a multiple of 32/],

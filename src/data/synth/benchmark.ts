@@ -38,7 +38,7 @@ export interface SynthOptions {
 }
 
 export const DEFAULT_SYNTH_OPTIONS: Readonly<SynthOptions> = {
-  seed: 0, height: 64, width: 128, sourceTrain: 300, sourceVal: 60, targetTrain: 300, targetVal: 60, shift: 0.8,
+  seed: 0, height: 64, width: 128, sourceTrain: 300, sourceVal: 60, targetTrain: 300, targetVal: 60, shift: 0.5,
 };
 
 export type SynthDomain = 'source' | 'target';
