@@ -49,7 +49,7 @@ describe('protoseg synth run', () => {
     }
     assert.ok(existsSync(join(dir, 'benchmark.json')));
     assert.ok(existsSync(join(dir, 'target', 'labels', '00002.png')));
-    assert.match(lines[0]!, /wrote 4 image\/label pairs in [\d.]+ s \(seed 0, 32x64, shift 0\.8\)/);
+    assert.match(lines[0]!, /wrote 4 image\/label pairs in [\d.]+ s \(seed 0, 32x64, shift 0\.5\)/);
     assert.ok(lines.some((l) => l.includes(join(dir, 'source'))));
   });
 });
