@@ -60,3 +60,21 @@ export function trainStep(params: readonly TrainableParam[], optimizer: Optimize
     Object.values(grads).forEach((g) => g.dispose());
   }
 }
+
+/**
+ * The policy for a non-finite loss: the first time, restore the last good state (the caller's
+ * `restore`, e.g. the latest checkpoint) and go on with a 10x lower learning rate; the second time,
+ * give up with a message naming the term. Returns the factor to apply to the learning rate.
+ */
+export function recoverFromFault(fault: NumericalFault, recoveriesSoFar: number, step: number, restore: () => void, warn: (line: string) => void): number {
+  if (recoveriesSoFar >= 1) {
+    throw new ProtosegError(
+      'PROTOSEG_NUMERICAL',
+      `step ${step}: ${fault.message} It happened again after restoring the last checkpoint and lowering the learning rate 10x. ` +
+        'Lower optimizer.lr further, or switch off the loss term named above (pcs.losses.<name>.enabled=false).',
+    );
+  }
+  warn(`step ${step}: ${fault.message} Restoring the last good state and lowering the learning rate 10x.`);
+  restore();
+  return 0.1;
+}

@@ -8,7 +8,8 @@ import { createModel } from '../models/segmentation_model.js';
 import { ProtoAdapter, type StepPlan } from '../adaptation/proto_adapter.js';
 import { Optimizer } from './optimizer.js';
 import { supervisedTerms } from './trainer.js';
-import { NumericalFault, trainStep } from './train_step.js';
+import { NumericalFault, recoverFromFault, trainStep } from './train_step.js';
+import { ProtosegError } from '../errors.js';
 
 const H = 32;
 const W = 64;
@@ -117,5 +118,19 @@ describe('training steps', () => {
     assert.deepEqual(Array.from(w.dataSync()), [1, 1]);
     optimizer.dispose();
     w.dispose();
+  });
+
+  it('a first non-finite loss restores the last good state and lowers the lr 10x; a second gives up naming the term', () => {
+    const fault = new NumericalFault('loss/tgt/protoNce', NaN);
+    const warnings: string[] = [];
+    let restored = 0;
+    assert.equal(recoverFromFault(fault, 0, 12, () => restored++, (w) => warnings.push(w)), 0.1);
+    assert.equal(restored, 1);
+    assert.match(warnings[0]!, /step 12: loss term "loss\/tgt\/protoNce" is NaN .*Restoring the last good state/);
+    assert.throws(
+      () => recoverFromFault(fault, 1, 30, () => restored++, () => {}),
+      (e: unknown) => e instanceof ProtosegError && e.code === 'PROTOSEG_NUMERICAL' && /loss\/tgt\/protoNce/.test(e.message) && /Lower optimizer\.lr/.test(e.message),
+    );
+    assert.equal(restored, 1, 'no second restore');
   });
 });

@@ -32,7 +32,7 @@ import { prepareData, type RunData } from './data_setup.js';
 import { Optimizer, type OptimizerState, type TrainableParam } from './optimizer.js';
 import { RunFiles } from './run_files.js';
 import { learningRate } from './schedule.js';
-import { NumericalFault, trainStep, type LossTerms } from './train_step.js';
+import { NumericalFault, recoverFromFault, trainStep, type LossTerms } from './train_step.js';
 
 export interface TrainOptions {
   outDir: string;
@@ -298,17 +298,13 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       return result.values;
     } catch (error) {
       if (!(error instanceof NumericalFault)) throw error;
-      if (state.numericalRecoveries >= 1) {
-        throw new ProtosegError(
-          'PROTOSEG_NUMERICAL',
-          `step ${state.step}: ${error.message} It happened again after restoring the last checkpoint and lowering the learning rate 10x. Lower optimizer.lr further, or switch off the loss term named above (pcs.losses.<name>.enabled=false).`,
-        );
-      }
-      warn(`step ${state.step}: ${error.message} Restoring the last good state and lowering the learning rate 10x.`);
       const recoveries = state.numericalRecoveries + 1;
-      if (existsSync(files.latestCheckpoint)) restore(loadLatestCheckpoint(files.latestCheckpoint, warn));
+      const lrScale = state.lrScale;
+      const factor = recoverFromFault(error, state.numericalRecoveries, state.step, () => {
+        if (existsSync(files.latestCheckpoint)) restore(loadLatestCheckpoint(files.latestCheckpoint, warn));
+      }, warn);
+      state.lrScale = lrScale * factor;
       state.numericalRecoveries = recoveries;
-      state.lrScale *= 0.1;
       return undefined;
     }
   };
