@@ -5,6 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
+import { LOSS_CONFIG_NAMES } from '../config/schema.js';
 import { ConfigError, unknownName } from '../errors.js';
 import { cosineCrossEntropyLoss } from './cosine_cross_entropy_loss.js';
 import { crossDomainEntropyLoss } from './cross_domain_entropy_loss.js';
@@ -13,15 +14,8 @@ import { mimDiversityLoss, mimEntropyLoss } from './mim_loss.js';
 import { pixelCrossEntropyLoss } from './pixel_cross_entropy_loss.js';
 import { protoNceLoss } from './proto_nce_loss.js';
 
-export const lossNames = [
-  'pixelCrossEntropy',
-  'cosineCrossEntropy',
-  'protoNce',
-  'crossDomainEntropy',
-  'mimEntropy',
-  'mimDiversity',
-  'maxSquares',
-] as const;
+/** The loss names: the config schema's list, so the config and the registry cannot drift apart. */
+export const lossNames = LOSS_CONFIG_NAMES;
 
 export type LossName = (typeof lossNames)[number];
 
