@@ -100,8 +100,10 @@ function trainableParams(model: SegmentationModel): TrainableParam[] {
 
 /** Key of a reusable source-only warm-up: everything that changes its weights. */
 export function baselineKey(config: Config): string {
-  const { data, model, optimizer, train, seed } = config;
-  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, v: 1 };
+  const { data, model, optimizer, train, seed, pcs } = config;
+  // The warm-up's supervised terms read the cell purity and the two CE losses' settings too.
+  const warmupLosses = { purity: pcs.purity, pixelCrossEntropy: pcs.losses.pixelCrossEntropy, cosineCrossEntropy: pcs.losses.cosineCrossEntropy };
+  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, v: 1 };
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
 }
 
