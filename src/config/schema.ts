@@ -122,7 +122,7 @@ export const configSchema = z.strictObject({
       stepsPerEpoch: positiveInt().default(40).describe('pcs / max-squares: iterations per adaptation epoch (each is a source and a target step)'),
       logEvery: positiveInt().default(10).describe('steps between metrics.jsonl lines'),
       checkpointEvery: positiveInt().default(50).describe('steps between checkpoints (a kill loses at most this many)'),
-      evalEvery: nonNegativeInt().default(0).describe('steps between evaluations on the selection split (0: at the end of each epoch / of training)'),
+      evalEvery: nonNegativeInt().default(0).describe('warm-up / source-only: steps between evaluations on source val (0: only at its end); adaptation evaluates at every epoch end'),
       selection: z.enum(['source-val', 'none']).default('source-val').describe('split the "best" checkpoint is chosen on; never the target labels'),
       reuseBaseline: z.boolean().default(true).describe('pcs / max-squares: reuse a cached source-only warm-up with the same data/model/seed instead of training it again'),
     })
@@ -148,7 +148,6 @@ export const configSchema = z.strictObject({
           minTargetRows: positiveInt().default(50).describe('confident target instances a class needs for its target prototype'),
         })
         .prefault({}),
-      freezeRegionLabels: z.boolean().default(false).describe('use region labels from the epoch start instead of the current classifier'),
       losses: z
         .strictObject({
           pixelCrossEntropy: lossSchema(true, 1, 0, 'few-shot pixel cross-entropy on labelled source images'),
@@ -167,7 +166,7 @@ export const configSchema = z.strictObject({
 
   eval: z
     .strictObject({
-      batchSize: positiveInt().max(256).default(4).describe('images per evaluation batch'),
+      batchSize: positiveInt().max(256).default(4).describe('images per batch of the no-grad memory-bank initialisation pass (evaluation itself runs one image at a time)'),
       scale: z.number().positive().max(4).default(1).describe('network input scale relative to the image (output resized back)'),
       maxImages: nonNegativeInt().default(0).describe('evaluate at most this many images per split (0: all)'),
     })
