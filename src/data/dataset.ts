@@ -131,6 +131,12 @@ export async function loadSample(
   return result;
 }
 
+/** A view of `dataset` holding only its first `maxImages` samples (0: all of them). */
+export function firstSamples(dataset: Dataset, maxImages: number): Dataset {
+  if (maxImages <= 0 || dataset.samples.length <= maxImages) return dataset;
+  return { ...dataset, samples: dataset.samples.slice(0, maxImages), load: dataset.load.bind(dataset) };
+}
+
 /** Joins a root-relative path for messages. */
 export function rel(root: string, path: string): string {
   return path.startsWith(root) ? path.slice(root.length).replace(/^[\\/]+/, '') : path;

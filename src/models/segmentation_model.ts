@@ -185,6 +185,15 @@ export class SegmentationModel extends Module {
     });
   }
 
+  /**
+   * Pixel logits only, eval mode (no projection head or classifier): what evaluation, prediction and
+   * reports need. Same values as forward(images).logits without training. The caller disposes the result.
+   */
+  predictLogits(images: tf.Tensor4D): tf.Tensor4D {
+    this.checkInput(images, 'SegmentationModel.predictLogits');
+    return tf.tidy(() => this.decoder.forward(this.encoder.forward(images, { training: false }), [images.shape[1], images.shape[2]], { training: false }));
+  }
+
   /** Embeddings and cell logits only (no decoder, encoder stops at projectionStride); for bank passes. */
   embed(images: tf.Tensor4D, options: ModelForwardOptions = {}): EmbedOutput {
     this.checkInput(images, 'SegmentationModel.embed');

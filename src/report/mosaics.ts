@@ -122,12 +122,7 @@ export async function computeMosaics(model: SegmentationModel, dataset: Dataset,
   const count = Math.min(options.count ?? 4, dataset.samples.length);
   const maxWidth = options.maxWidth ?? 384;
   const progress = options.progress ?? noProgress;
-  const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => {
-    const out = model.forward(images, { training: false });
-    out.embeddings.dispose();
-    out.cellLogits.dispose();
-    return out.logits;
-  };
+  const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => model.predictLogits(images);
   const rows: MosaicRow[] = [];
   progress.start('report: mosaics', count);
   try {

@@ -12,7 +12,7 @@ import { ProtoAdapter, batchImages, batchLabels, type EpochStartReport, type Ste
 import type { Config } from '../config/schema.js';
 import { validateConfig } from '../config/load.js';
 import { BatchLoader, type Batch } from '../data/batch_loader.js';
-import type { Dataset } from '../data/dataset.js';
+import { firstSamples, type Dataset } from '../data/dataset.js';
 import { CLASS_NAMES } from '../data/label_maps.js';
 import { hashSeed } from '../data/rng.js';
 import { ProtosegError } from '../errors.js';
@@ -107,21 +107,11 @@ export function baselineKey(config: Config): string {
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
 }
 
-function limitDataset(dataset: Dataset, maxImages: number): Dataset {
-  if (maxImages <= 0 || dataset.samples.length <= maxImages) return dataset;
-  return { ...dataset, samples: dataset.samples.slice(0, maxImages), load: dataset.load.bind(dataset) };
-}
-
 /** Whole-set metrics of the model on a labelled dataset (eval-mode BN, one image at a time). */
 export async function evaluateOn(model: SegmentationModel, dataset: Dataset, config: Config, progress: ProgressReporter = noProgress, label = 'evaluate'): Promise<Metrics> {
-  const limited = limitDataset(dataset, config.eval.maxImages);
+  const limited = firstSamples(dataset, config.eval.maxImages);
   const samples = datasetEvalSamples(limited, { scale: config.eval.scale, stride: model.outputStride, normalization: model.inputNormalization });
-  const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => {
-    const out = model.forward(images, { training: false });
-    out.embeddings.dispose();
-    out.cellLogits.dispose();
-    return out.logits;
-  };
+  const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => model.predictLogits(images);
   return evaluateModel(predictLogits, samples, {
     progress: { start: (_l: string, total: number) => progress.start(label, total), tick: (n?: number) => progress.tick(n), end: () => progress.end() },
     total: limited.samples.length,

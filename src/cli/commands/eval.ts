@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../../config/schema.js';
 import { validateConfig } from '../../config/load.js';
 import { CLASS_NAMES } from '../../data/label_maps.js';
-import type { Dataset, WarnFn } from '../../data/dataset.js';
+import { firstSamples, type Dataset, type WarnFn } from '../../data/dataset.js';
 import { openDataset } from '../../data/open_dataset.js';
 import { DataError, ProtosegError, unknownName } from '../../errors.js';
 import type { Metrics } from '../../metrics/iou.js';
@@ -204,11 +204,6 @@ interface EvalTarget {
   dataset: Dataset;
 }
 
-function limit(dataset: Dataset, maxImages: number): Dataset {
-  if (maxImages <= 0 || dataset.samples.length <= maxImages) return dataset;
-  return { ...dataset, samples: dataset.samples.slice(0, maxImages), load: dataset.load.bind(dataset) };
-}
-
 /** The default split of a dataset: "val" (cityscapes; gta5 when {root}/splits/val.txt exists). */
 function defaultSplit(dataset: 'cityscapes' | 'gta5', root: string): string | undefined {
   if (dataset === 'cityscapes') return 'val';
@@ -316,7 +311,7 @@ export async function runEval(o: EvalCliOptions): Promise<number> {
     const targets = await datasetTargets(o, warn);
     const results: Metrics[] = [];
     for (const t of targets) {
-      const dataset = limit(t.dataset, o.maxImages ?? 0);
+      const dataset = firstSamples(t.dataset, o.maxImages ?? 0);
       const adapted = { start: (_l: string, total: number) => progress.start(`evaluate predictions: ${t.key}`, total), tick: (n?: number) => progress.tick(n), end: () => progress.end() };
       results.push(await evaluatePredictionFolder(o.predictions, datasetLabelSamples(dataset), { progress: adapted, total: dataset.samples.length }));
     }

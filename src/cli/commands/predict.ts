@@ -97,12 +97,7 @@ export async function runPredict(o: PredictCliOptions): Promise<number> {
   try {
     const { writePredictions } = await import('../../eval/predict.js');
     const model = loaded.model;
-    const predictLogits = (batch: tf.Tensor4D): tf.Tensor4D => {
-      const out = model.forward(batch, { training: false });
-      out.embeddings.dispose();
-      out.cellLogits.dispose();
-      return out.logits;
-    };
+    const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => model.predictLogits(images);
     log(`model: ${loaded.checkpointPath} (step ${loaded.state.step ?? '?'}), backend ${loaded.backend}`);
     const written = await writePredictions(predictLogits, images.map((path) => ({ path })), o.out, {
       scale: o.scale ?? loaded.config.eval.scale,

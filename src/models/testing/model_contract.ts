@@ -95,6 +95,16 @@ export function runModelContract(c: ContractCase): void {
       tf.dispose([full, cheap]);
     });
 
+    it('predictLogits() gives the same logits as forward() in eval mode, and leaks nothing', () => {
+      const full = model.forward(images);
+      const before = tf.memory().numTensors;
+      const logits = model.predictLogits(images);
+      assert.equal(tf.memory().numTensors, before + 1);
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(full.logits, logits))).dataSync()[0]!);
+      assert.equal(diff, 0, `predictLogits differs by ${diff}`);
+      tf.dispose([full, logits]);
+    });
+
     it('golden output for seed 0 (tolerance 1e-3 relative)', () => {
       const values = tf.tidy(() => {
         const out = model.forward(images);
