@@ -5,6 +5,7 @@
  * (cpu) transpose H and W; this replaces both.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { asTensor } from './tensor_info.js';
 import { ProtosegError } from '../../errors.js';
 
 interface Table {
@@ -66,4 +67,16 @@ export function resizeBilinearGradImpl(images: tf.Tensor4D, dy: tf.Tensor4D, ali
     if (!cols.identity) t = scatterRows(t as tf.Tensor2D, cols, w);
     return tf.transpose(tf.reshape(t, [w, h, b, c]), [2, 1, 0, 3]) as tf.Tensor4D;
   });
+}
+
+/** The kernel function both backends register: unpacks inputs and attrs and calls resizeBilinearGradImpl. */
+export function resizeBilinearGradKernel(args: { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
+  const { images, dy } = args.inputs as unknown as tf.ResizeBilinearGradInputs;
+  const { alignCorners, halfPixelCenters } = args.attrs as unknown as tf.ResizeBilinearGradAttrs;
+  return resizeBilinearGradImpl(
+    asTensor<tf.Tensor4D>(images!, 'ResizeBilinearGrad'),
+    asTensor<tf.Tensor4D>(dy!, 'ResizeBilinearGrad'),
+    alignCorners === true,
+    halfPixelCenters === true,
+  );
 }
