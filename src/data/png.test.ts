@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
-import { crc32, decodePng, encodePng } from './png.js';
+import { decodePng, encodePng, pngChunk } from './png.js';
 import { patternRgb } from '../test_utils/fixtures.js';
 
 /** A PNG whose rows use the given filter types, built by hand (filter bytes applied as the spec says). */
@@ -23,20 +23,12 @@ function filteredPng(width: number, height: number, channels: 1 | 3, data: Uint8
       raw[y * (stride + 1) + 1 + x] = (v - predictor) & 0xff;
     }
   }
-  const chunk = (type: string, body: Uint8Array): Buffer => {
-    const out = Buffer.alloc(12 + body.length);
-    out.writeUInt32BE(body.length, 0);
-    out.write(type, 4, 'ascii');
-    out.set(body, 8);
-    out.writeUInt32BE(crc32(out, 4, 8 + body.length), 8 + body.length);
-    return out;
-  };
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header[8] = 8;
   header[9] = channels === 1 ? 0 : 2;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', header), pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', new Uint8Array(0))]);
 }
 
 test('decodePng undoes every filter type (0-4) for grey and RGB', () => {

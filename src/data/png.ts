@@ -34,7 +34,7 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
+function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
   let c = 0xffffffff;
   for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
@@ -157,7 +157,8 @@ export function decodePng(bytes: Uint8Array, file = '<buffer>'): DecodedPng {
   return palette !== undefined ? { width, height, bitDepth, colorType, channels, data, palette } : { width, height, bitDepth, colorType, channels, data };
 }
 
-function chunk(type: string, data: Uint8Array): Buffer {
+/** One PNG chunk: length, type, data and CRC (used by the encoder and by tests that hand-build PNGs). */
+export function pngChunk(type: string, data: Uint8Array): Buffer {
   const out = Buffer.alloc(12 + data.length);
   out.writeUInt32BE(data.length, 0);
   out.write(type, 4, 'ascii');
@@ -200,8 +201,8 @@ export function encodePng(image: PngImage): Buffer {
       raw[row + 1 + x] = y === 0 ? value : (value - data[(y - 1) * stride + x]!) & 0xff;
     }
   }
-  const parts = [SIGNATURE, chunk('IHDR', header)];
-  if (palette !== undefined) parts.push(chunk('PLTE', palette.subarray(0, Math.min(palette.length, 768) - (Math.min(palette.length, 768) % 3))));
-  parts.push(chunk('IDAT', deflateSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0)));
+  const parts = [SIGNATURE, pngChunk('IHDR', header)];
+  if (palette !== undefined) parts.push(pngChunk('PLTE', palette.subarray(0, Math.min(palette.length, 768) - (Math.min(palette.length, 768) % 3))));
+  parts.push(pngChunk('IDAT', deflateSync(raw, { level: 9 })), pngChunk('IEND', new Uint8Array(0)));
   return Buffer.concat(parts);
 }

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { CLASSES, cityscapesIdPalette } from '../data/label_maps.js';
-import { crc32, encodePng } from '../data/png.js';
+import { encodePng, pngChunk } from '../data/png.js';
 
 export async function makeTempDir(prefix = 'protoseg-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
@@ -62,14 +62,6 @@ export async function writePaletteLabelFile(path: string, width: number, height:
 
 /** A 16-bit PNG (colour type 0 grey or 2 RGB) with the given samples; png.ts only writes 8 bit. */
 export function encodePng16(width: number, height: number, channels: 1 | 3, samples: Uint16Array): Buffer {
-  const chunk = (type: string, data: Uint8Array): Buffer => {
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    out.write(type, 4, 'ascii');
-    out.set(data, 8);
-    out.writeUInt32BE(crc32(out, 4, 8 + data.length), 8 + data.length);
-    return out;
-  };
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
@@ -80,7 +72,7 @@ export function encodePng16(width: number, height: number, channels: 1 | 3, samp
   for (let y = 0; y < height; y++) {
     for (let i = 0; i < width * channels; i++) raw.writeUInt16BE(samples[y * width * channels + i]!, y * (stride + 1) + 1 + 2 * i);
   }
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', header), pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', new Uint8Array(0))]);
 }
 
 export async function write16BitPngFile(path: string, width: number, height: number, channels: 1 | 3, samples: Uint16Array): Promise<void> {
