@@ -60,8 +60,8 @@ export interface LibtorchAddon {
   resizeNearest(x: NativeId, height: number, width: number, alignCorners: boolean, halfPixelCenters: boolean): NativeId;
   resizeNearestGrad(dy: NativeId, x: NativeId, alignCorners: boolean, halfPixelCenters: boolean): NativeId;
   batchNorm(x: NativeId, mean: NativeId, variance: NativeId, offset: Opt, scale: Opt, epsilon: number): NativeId;
-  batchNormTraining(x: NativeId, gamma: Opt, beta: Opt, epsilon: number): [NativeId, NativeId, NativeId, NativeId];
-  batchNormTrainingGrad(dy: NativeId, x: NativeId, gamma: Opt, mean: NativeId, invStd: NativeId, epsilon: number): [NativeId, NativeId, NativeId];
+  batchNormTraining(x: NativeId, gamma: Opt, beta: Opt, epsilon: number, relu: boolean): [NativeId, NativeId, NativeId, NativeId];
+  batchNormTrainingGrad(dy: NativeId, x: NativeId, gamma: Opt, mean: NativeId, invStd: NativeId, y: Opt, epsilon: number): [NativeId, NativeId, NativeId];
 
   reshape(x: NativeId, shape: number[]): NativeId;
   transpose(x: NativeId, perm: number[]): NativeId;

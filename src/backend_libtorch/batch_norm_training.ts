@@ -1,7 +1,8 @@
 /**
  * Training-mode batch norm on the native backend: one ATen kernel forward, one backward
- * (ProtosegBatchNormTraining / ...Grad), instead of ~6 elementwise passes each way when composed.
- * Same contract as protoseg's ops/batch_norm_training.ts; only runs where the kernel is registered.
+ * (ProtosegBatchNormTraining / ...Grad), instead of ~6 elementwise passes each way when composed,
+ * optionally with the following ReLU fused in. Same contract as protoseg's ops/batch_norm_training.ts;
+ * only runs where the kernel is registered.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ProtosegBatchNormTraining } from './kernel_names.js';
@@ -20,13 +21,16 @@ export function hasNativeBatchNorm(): boolean {
   return tf.getKernel(ProtosegBatchNormTraining, tf.getBackend()) !== undefined;
 }
 
-/** y = gamma * (x - mean) / sqrt(variance + epsilon) + beta, statistics over batch, height, width. */
-export function nativeBatchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon = 1e-5): NativeBatchNormResult {
+/**
+ * y = gamma * (x - mean) / sqrt(variance + epsilon) + beta, statistics over batch, height, width;
+ * with `relu`, y = max(0, that).
+ */
+export function nativeBatchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon = 1e-5, relu = false): NativeBatchNormResult {
   const channels = x.shape[3];
   if (x.rank !== 4 || gamma.shape[0] !== channels || beta.shape[0] !== channels) {
     throw new Error(`nativeBatchNormTraining: expected x [batch, height, width, C] with gamma and beta [C], got x [${x.shape}], gamma [${gamma.shape}], beta [${beta.shape}].`);
   }
   // invStd is kept by the tape for the backward kernel; callers run this inside tidy, as for any op.
-  const [y, mean, variance] = tf.engine().runKernel(ProtosegBatchNormTraining, { x, gamma, beta }, { epsilon }) as tf.Tensor[];
+  const [y, mean, variance] = tf.engine().runKernel(ProtosegBatchNormTraining, { x, gamma, beta }, { epsilon, relu }) as tf.Tensor[];
   return { y: y as tf.Tensor4D, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
 }

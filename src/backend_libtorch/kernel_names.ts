@@ -5,7 +5,10 @@
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 
-/** Forward: statistics over every axis but the last. Outputs [y, mean, variance (biased), invStd], each per channel but y. */
+/**
+ * Forward: statistics over every axis but the last. Outputs [y, mean, variance (biased), invStd], each
+ * per channel but y. With attr relu, y = max(0, batchnorm(x)) (fused: one pass, one tensor fewer kept).
+ */
 export const ProtosegBatchNormTraining = 'ProtosegBatchNormTraining';
 export interface BatchNormTrainingInputs {
   /** [..., channels] */
@@ -17,9 +20,11 @@ export interface BatchNormTrainingInputs {
 }
 export interface BatchNormTrainingAttrs {
   epsilon: number;
+  /** Fuse a ReLU after the normalisation; default false. */
+  relu?: boolean;
 }
 
-/** Backward: outputs [dx, dGamma, dBeta] from dy, x, gamma and the forward's mean and invStd. */
+/** Backward: outputs [dx, dGamma, dBeta] from dy, x, gamma and the forward's mean and invStd (and its y, if relu was fused). */
 export const ProtosegBatchNormTrainingGrad = 'ProtosegBatchNormTrainingGrad';
 export interface BatchNormTrainingGradInputs {
   dy: TensorInfo;
@@ -27,6 +32,8 @@ export interface BatchNormTrainingGradInputs {
   gamma?: TensorInfo;
   mean: TensorInfo;
   invStd: TensorInfo;
+  /** The forward's output when it fused a ReLU: dy is masked where y is 0. */
+  y?: TensorInfo;
 }
 export interface BatchNormTrainingGradAttrs {
   epsilon: number;

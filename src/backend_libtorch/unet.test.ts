@@ -33,19 +33,33 @@ describe('libtorch backend: small UNet', { skip: SKIP }, () => {
     assert.ok(e2 <= 1e-4, `native BN kernels vs cpu: ${e2}`);
   });
 
-  it('native batch norm: mean/variance outputs and per-input gradients match the composed op', async () => {
+  it('native batch norm (plain and with fused ReLU): outputs and per-input gradients match the composed op', async () => {
     const { nativeBatchNormTraining } = await import('./batch_norm_training.js');
-    const { batchNormTraining } = await import('../ops/batch_norm_training.js');
-    const run = (f: typeof batchNormTraining) => (): tf.Tensor[] => {
+    const { composedBatchNormTraining } = await import('../ops/batch_norm_training.js');
+    type Norm = (x: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D) => { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor };
+    const run = (f: Norm) => (): tf.Tensor[] => {
       const x = tf.add(tf.mul(tf.randomUniform([2, 5, 3, 4], -1, 1, 'float32', 5), 3), 1) as tf.Tensor4D;
       const g = tf.randomUniform([4], 0.5, 2, 'float32', 6) as tf.Tensor1D;
       const b = tf.randomUniform([4], -1, 1, 'float32', 7) as tf.Tensor1D;
       const w = tf.randomUniform([2, 5, 3, 4], -1, 1, 'float32', 8);
-      const r = f(x, g, b, 1e-3);
-      return [r.y, r.mean, r.variance, ...tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, c as tf.Tensor1D, d as tf.Tensor1D, 1e-3).y, w)))([x, g, b])];
+      const r = f(x, g, b);
+      return [r.y, r.mean, r.variance, ...tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, c as tf.Tensor1D, d as tf.Tensor1D).y, w)))([x, g, b])];
     };
-    const err = relativeError(await runOn('native', run(nativeBatchNormTraining)), await runOn('native', run(batchNormTraining)));
-    assert.ok(err <= 1e-5, `relative error ${err}`);
+    const plain = relativeError(
+      await runOn('native', run((x, g, b) => nativeBatchNormTraining(x, g, b, 1e-3))),
+      await runOn('native', run((x, g, b) => composedBatchNormTraining(x, g, b, 1e-3))),
+    );
+    assert.ok(plain <= 1e-5, `plain: relative error ${plain}`);
+    const fusedOutputs = await runOn('native', run((x, g, b) => nativeBatchNormTraining(x, g, b, 1e-3, true)));
+    const reluAfter = await runOn('native', run((x, g, b) => {
+      const r = composedBatchNormTraining(x, g, b, 1e-3);
+      return { ...r, y: tf.relu(r.y) };
+    }));
+    const fused = relativeError(fusedOutputs, reluAfter);
+    assert.ok(fused <= 1e-5, `fused ReLU: relative error ${fused}`);
+    // The ReLU really is applied: about half the outputs are exactly 0, and so are their gradients' share.
+    const zeros = fusedOutputs[0]!.values.filter((v) => v === 0).length;
+    assert.ok(zeros > 20 && zeros < 100, `${zeros} of 120 outputs are 0`);
   });
 
   it('memory is flat over 40 Adam steps (tf.memory() and the addon)', async () => {

@@ -148,12 +148,16 @@ export class BatchNorm extends Module {
     this.movingVariance = this.addBuffer('moving_variance', tf.ones([c]));
   }
 
-  forward(x: tf.Tensor4D, options: ForwardOptions): tf.Tensor4D {
+  /** Normalised x; with `relu`, max(0, that) (fused into one kernel where the backend has it). */
+  forward(x: tf.Tensor4D, options: ForwardOptions, relu = false): tf.Tensor4D {
     if (!options.training) {
-      return batchNormInference(x, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, this.movingMean as tf.Tensor1D, this.movingVariance as tf.Tensor1D, this.epsilon);
+      return tf.tidy(() => {
+        const y = batchNormInference(x, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, this.movingMean as tf.Tensor1D, this.movingVariance as tf.Tensor1D, this.epsilon);
+        return relu ? tf.relu(y) : y;
+      });
     }
     return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(x, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, this.epsilon);
+      const { y, mean, variance } = batchNormTraining(x, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, this.epsilon, relu);
       const count = x.shape[0] * x.shape[1] * x.shape[2];
       // Moving variance is unbiased (as PyTorch and TF); the op's batch variance is the biased one.
       const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance;
@@ -182,8 +186,8 @@ export class ConvBlock extends Module {
 
   forward(x: tf.Tensor4D, options: ForwardOptions): tf.Tensor4D {
     return tf.tidy(() => {
-      const h = tf.relu(this.bn1.forward(this.conv1.forward(x), options));
-      return tf.relu(this.bn2.forward(this.conv2.forward(h), options));
+      const h = this.bn1.forward(this.conv1.forward(x), options, true);
+      return this.bn2.forward(this.conv2.forward(h), options, true);
     });
   }
 }

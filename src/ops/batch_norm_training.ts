@@ -4,6 +4,7 @@
  * activation shape and cost ~30% of a UNet step.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { hasNativeBatchNorm, nativeBatchNormTraining } from '../backend_libtorch/batch_norm_training.js';
 import { ProtosegError } from '../errors.js';
 import { stopGradient } from './stop_gradient.js';
 
@@ -37,10 +38,22 @@ function checkInputs(where: string, x: tf.Tensor, vectors: Record<string, tf.Ten
 /**
  * y = gamma * (x - mean) / sqrt(variance + epsilon) + beta with batch statistics over
  * batch, height and width. Gradients: dx = gamma*rstd/M * (M*dy - sum(dy) - xhat*sum(dy*xhat)),
- * dgamma = sum(dy*xhat), dbeta = sum(dy), with M = batch*height*width.
+ * dgamma = sum(dy*xhat), dbeta = sum(dy), with M = batch*height*width. With `relu`, y = max(0, that).
  */
-export function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon = 1e-5): BatchNormTrainingResult {
+export function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon = 1e-5, relu = false): BatchNormTrainingResult {
   checkInputs('batchNormTraining', x, { gamma, beta });
+  // The native backend has it as one kernel each way, with the ReLU fused (one activation fewer kept).
+  if (hasNativeBatchNorm()) return nativeBatchNormTraining(x, gamma, beta, epsilon, relu);
+  const result = composedBatchNormTraining(x, gamma, beta, epsilon);
+  if (!relu) return result;
+  const y = tf.relu(result.y);
+  result.y.dispose();
+  return { ...result, y };
+}
+
+/** batchNormTraining from tfjs ops on any backend (no ReLU); the reference for the native kernel. */
+export function composedBatchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon = 1e-5): BatchNormTrainingResult {
+  checkInputs('composedBatchNormTraining', x, { gamma, beta });
   const [n, h, w] = x.shape;
   const count = n * h * w;
   return tf.tidy(() => {

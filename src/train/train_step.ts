@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ProtosegError } from '../errors.js';
+import { releasingVariableGrads } from '../ops/variable_grads.js';
 import type { Optimizer, TrainableParam } from './optimizer.js';
 
 /** Weighted loss terms of one step, by metric name (e.g. "loss/src/protoNce"). */
@@ -30,7 +31,8 @@ export interface StepResult {
 export function trainStep(params: readonly TrainableParam[], optimizer: Optimizer, lr: number, compute: () => LossTerms): StepResult {
   const nameOf = new Map(params.map((p) => [p.variable.name, p.name]));
   const kept: LossTerms = {};
-  const { value, grads } = tf.variableGrads(() => {
+  // Frees activations during backprop (tf.variableGrads keeps them all to the end: ~2x peak memory).
+  const { value, grads } = releasingVariableGrads(() => {
     const terms = compute();
     const names = Object.keys(terms);
     if (names.length === 0) throw new ProtosegError('PROTOSEG_INTERNAL', 'trainStep: no loss term is active in this step.');

@@ -8,8 +8,8 @@ export const batchNormTrainingGradConfig: tf.KernelConfig = {
   backendName: BACKEND_NAME,
   kernelFunc: ({ inputs, backend, attrs }) => {
     const b = nativeBackend(backend);
-    const { dy, x, gamma, mean, invStd } = inputs as unknown as BatchNormTrainingGradInputs;
+    const { dy, x, gamma, mean, invStd, y } = inputs as unknown as BatchNormTrainingGradInputs;
     const { epsilon } = attrs as unknown as BatchNormTrainingGradAttrs;
-    return b.outputs(b.addon.batchNormTrainingGrad(b.id(dy), b.id(x), b.optId(gamma), b.id(mean), b.id(invStd), epsilon));
+    return b.outputs(b.addon.batchNormTrainingGrad(b.id(dy), b.id(x), b.optId(gamma), b.id(mean), b.id(invStd), b.optId(y), epsilon));
   },
 };

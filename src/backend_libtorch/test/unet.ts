@@ -4,7 +4,8 @@
  * bench/native_unet.mjs. Test and bench support only.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { batchNormTraining } from '../../ops/batch_norm_training.js';
+import { composedBatchNormTraining } from '../../ops/batch_norm_training.js';
+import { releasingVariableGrads } from '../../ops/variable_grads.js';
 import { nativeBatchNormTraining } from '../batch_norm_training.js';
 
 export type BatchNormKind = 'native' | 'protoseg';
@@ -54,10 +55,13 @@ export function createUNet(widths: number[], classes: number, inChannels = 3, se
 /** Logits [batch, height, width, classes] for x [batch, height, width, inChannels]. */
 export function unetForward(net: UNet, x: tf.Tensor4D, bn: BatchNormKind): tf.Tensor4D {
   const p = (name: string): tf.Variable => net.params.get(name)!;
-  const norm = (h: tf.Tensor4D, name: string): tf.Tensor4D =>
-    (bn === 'native' ? nativeBatchNormTraining : batchNormTraining)(h, p(`${name}/gamma`) as tf.Tensor1D, p(`${name}/beta`) as tf.Tensor1D, 1e-5).y;
+  // BN + ReLU: one fused native kernel, or tfjs ops (composed BN, then tf.relu).
+  const normRelu = (h: tf.Tensor4D, name: string): tf.Tensor4D => {
+    const [gamma, beta] = [p(`${name}/gamma`) as tf.Tensor1D, p(`${name}/beta`) as tf.Tensor1D];
+    return bn === 'native' ? nativeBatchNormTraining(h, gamma, beta, 1e-5, true).y : tf.relu(composedBatchNormTraining(h, gamma, beta, 1e-5).y);
+  };
   const block = (h: tf.Tensor4D, name: string): tf.Tensor4D => {
-    for (const i of [1, 2]) h = tf.relu(norm(tf.conv2d(h, p(`${name}/conv${i}/w`) as tf.Tensor4D, 1, 'same'), `${name}/bn${i}`));
+    for (const i of [1, 2]) h = normRelu(tf.conv2d(h, p(`${name}/conv${i}/w`) as tf.Tensor4D, 1, 'same'), `${name}/bn${i}`);
     return h;
   };
   const skips: tf.Tensor4D[] = [];
@@ -90,11 +94,11 @@ export function syntheticBatch(shape: [number, number, number, number], classes:
   return { x, labels };
 }
 
-/** One training step with optimizer; returns the loss value. */
+/** One training step with optimizer (gradients as protoseg's trainer computes them); returns the loss value. */
 export function trainStep(net: UNet, optimizer: tf.Optimizer, x: tf.Tensor4D, labels: tf.Tensor3D, bn: BatchNormKind): number {
-  const vars = [...net.params.values()];
-  const loss = optimizer.minimize(() => crossEntropy(unetForward(net, x, bn), labels, net.classes), true, vars)!;
-  const value = loss.dataSync()[0]!;
-  loss.dispose();
-  return value;
+  const { value, grads } = releasingVariableGrads(() => crossEntropy(unetForward(net, x, bn), labels, net.classes), [...net.params.values()]);
+  optimizer.applyGradients(grads);
+  const loss = value.dataSync()[0]!;
+  tf.dispose([value, ...Object.values(grads)]);
+  return loss;
 }
