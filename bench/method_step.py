@@ -23,7 +23,13 @@ Replicated from src/ (models/, adaptation/proto_adapter.ts, losses/, train/train
 Centroids, concentrations and slot -> cluster assignments (protoseg gets them from k-means at the
 epoch start, which is not part of the step) are random fixed arrays of the right shapes; banks have
 300 source / 300 target images x 19 classes x 64 dims. Inputs are random fixed tensors (no data
-loading on either side). Prints one JSON line: {"secondsPerStep", "peakRssMb", "threads", ...}.
+loading on either side). Differences from protoseg, none of which changes the work by more than a few
+small ops: idiomatic PyTorch ops where protoseg composes tfjs ops (F.cross_entropy with ignore_index
+instead of one-hot x logSoftmax; nn.BatchNorm2d instead of protoseg's batchNormTraining op; NCHW
+unless --channels-last); torch's Adam puts eps after the bias correction (protoseg: before, TF-style);
+PyTorch's own random init (same distributions, other values); instance -> cluster assignments are
+looked up per (image, class) slot exactly as protoseg, but never hit protoseg's nearest-centroid
+fallback. Prints one JSON line: {"secondsPerStep", "peakRssMb", "threads", ...}.
 Run with Debian's python3 (python3-torch): /usr/bin/python3 bench/method_step.py --threads 2"""
 import argparse
 import json
