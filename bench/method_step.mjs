@@ -169,6 +169,7 @@ if (process.env.METHOD_STEP_CHILD !== undefined) {
     initTerms,
     instances,
     tensors: { afterWarmup: tensorsAfterWarmup, end: tf.memory().numTensors },
+    memoryUsageMb: Object.fromEntries(Object.entries(process.memoryUsage()).map(([k, v]) => [k, Math.round(v / 1048576)])),
   }));
   process.exit(0);
 }

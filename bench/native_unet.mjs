@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Trains the same UNet in PyTorch (bench/native_unet.py, Debian python3-torch) and in protoseg on the
-// native libtorch backend, in one run; prints seconds per step (median), the ratio and peak RSS of each.
+// native libtorch backend (protoseg's trainStep and Adam), in one run; prints seconds per step (median),
+// the ratio and peak RSS of each.
 // Needs `npm run build` and the addon (node scripts/build_native.mjs). Not a test.
 // Usage: node bench/native_unet.mjs [--config big|small] [--steps 5] [--warmup 2] [--threads 2]
 //        [--bn native|protoseg] [--leak-steps N]  (N extra steps checking tf.memory() and the addon stay flat)
@@ -39,25 +40,34 @@ if (process.env.NATIVE_UNET_CHILD === '1') {
   const tf = await import('@tensorflow/tfjs-core');
   const { initBackend } = await import(join(root, 'dist/kernels/backend.js'));
   const { setNumThreads, nativeMemory } = await import(join(root, 'dist/backend_libtorch/index.js'));
-  const { createUNet, syntheticBatch, trainStep } = await import(join(root, 'dist/backend_libtorch/test/unet.js'));
+  const { createUNet, crossEntropy, syntheticBatch, unetForward } = await import(join(root, 'dist/backend_libtorch/test/unet.js'));
+  // protoseg's own training step and Adam (src/train), as a protoseg run trains.
+  const { trainStep } = await import(join(root, 'dist/train/train_step.js'));
+  const { Optimizer } = await import(join(root, 'dist/train/optimizer.js'));
   await initBackend('native');
   setNumThreads(threads);
   const net = createUNet(cfg.widths, classes, 3, 1);
   const { x, labels } = syntheticBatch([cfg.batch, cfg.height, cfg.width, 3], classes, 2);
-  const optimizer = tf.train.adam(1e-3);
+  const params = [...net.params].map(([name, variable]) => ({ name, variable, group: name.includes('/bn') ? 'bn' : 'conv' }));
+  const optimizer = new Optimizer({ name: 'adam', momentum: 0.9, nesterov: false, beta1: 0.9, beta2: 0.999, weightDecay: 0, headLrMultiplier: 1 }, params);
+  const step = () => trainStep(params, optimizer, 1e-3, () => ({ ce: crossEntropy(unetForward(net, x, opts.bn), labels, classes) }));
   const times = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t = performance.now();
-    trainStep(net, optimizer, x, labels, opts.bn);
+    step();
     if (i >= warmup) times.push((performance.now() - t) / 1000);
   }
   let leak;
   const leakSteps = Number(opts['leak-steps']);
   if (leakSteps > 0) {
     const before = { tensors: tf.memory().numTensors, native: nativeMemory() };
-    for (let i = 0; i < leakSteps; i++) trainStep(net, optimizer, x, labels, opts.bn);
+    let first, last;
+    for (let i = 0; i < leakSteps; i++) {
+      last = step().values['loss/total'];
+      first ??= last;
+    }
     const after = { tensors: tf.memory().numTensors, native: nativeMemory() };
-    leak = { steps: leakSteps, before, after };
+    leak = { steps: leakSteps, before, after, loss: [first, last] };
   }
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   console.log(JSON.stringify({ secondsPerStep: median(times), peakRssMb, threads, leak }));
@@ -76,7 +86,7 @@ const native = runJson(process.execPath, [fileURLToPath(import.meta.url), ...pro
 console.log(`protoseg native (bn=${opts.bn}): ${native.secondsPerStep.toFixed(3)} s/step, peak RSS ${native.peakRssMb.toFixed(0)} MB`);
 if (native.leak) {
   const { before, after, steps: n } = native.leak;
-  console.log(`memory over ${n} more steps: tf tensors ${before.tensors} -> ${after.tensors}, ATen tensors ${before.native.tensors} -> ${after.native.tensors}, ATen bytes ${before.native.bytes} -> ${after.native.bytes}`);
+  console.log(`memory over ${n} more steps: tf tensors ${before.tensors} -> ${after.tensors}, ATen tensors ${before.native.tensors} -> ${after.native.tensors}, ATen bytes ${before.native.bytes} -> ${after.native.bytes}; loss ${native.leak.loss[0].toFixed(4)} -> ${native.leak.loss[1].toFixed(4)}`);
 }
 if (!opts['skip-torch']) {
   const torchArgs = [join(root, 'bench/native_unet.py'), '--widths', cfg.widths.join(','), '--batch', `${cfg.batch}`, '--height', `${cfg.height}`, '--width', `${cfg.width}`, '--steps', `${steps}`, '--warmup', `${warmup}`, '--threads', `${threads}`];

@@ -1,7 +1,8 @@
 /**
  * Kernels this backend adds beyond tfjs' vocabulary (prefixed Protoseg, as style.md asks).
  * Batch norm in training mode as two native kernels, so its gradient is ATen's closed form instead
- * of tfjs' formulation that tiles per-channel vectors to the activation shape.
+ * of tfjs' formulation that tiles per-channel vectors to the activation shape; and one Adam step as
+ * one kernel instead of ~12 elementwise kernels per parameter.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 
@@ -37,4 +38,24 @@ export interface BatchNormTrainingGradInputs {
 }
 export interface BatchNormTrainingGradAttrs {
   epsilon: number;
+}
+
+/**
+ * One Adam step: g = grad + weightDecay * param; m' = beta1 m + (1 - beta1) g;
+ * v' = beta2 v + (1 - beta2) g^2; param' = param - stepSize * m' / (sqrt(v') + epsilon).
+ * Outputs [param', m', v']; stepSize carries the learning rate and bias corrections.
+ */
+export const ProtosegAdamUpdate = 'ProtosegAdamUpdate';
+export interface AdamUpdateInputs {
+  param: TensorInfo;
+  grad: TensorInfo;
+  m: TensorInfo;
+  v: TensorInfo;
+}
+export interface AdamUpdateAttrs {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  stepSize: number;
+  weightDecay: number;
 }

@@ -3,6 +3,7 @@
  * A tfjs kernel missing here fails at run time with tfjs' "Kernel 'X' not registered for backend 'native'".
  */
 import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { adamUpdateConfig } from './kernels/ProtosegAdamUpdate.js';
 import { batchNormTrainingConfig } from './kernels/ProtosegBatchNormTraining.js';
 import { batchNormTrainingGradConfig } from './kernels/ProtosegBatchNormTrainingGrad.js';
 import { absConfig } from './kernels/Abs.js';
@@ -245,6 +246,7 @@ export const KERNEL_CONFIGS: readonly KernelConfig[] = [
   whereConfig,
   zerosLikeConfig,
   fusedMatMulConfig,
+  adamUpdateConfig,
   batchNormTrainingConfig,
   batchNormTrainingGradConfig,
 ];

@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ProtosegError } from '../errors.js';
+import { adamUpdate } from '../ops/adam_update.js';
 
 export type ParamGroup = 'conv' | 'bn' | 'head' | 'classifier';
 
@@ -70,22 +71,21 @@ export class Optimizer {
       const groupLr = param.group === 'head' || param.group === 'classifier' ? lr * headLrMultiplier : lr;
       const decay = param.group === 'bn' ? 0 : weightDecay;
       tf.tidy(() => {
-        const g = decay > 0 ? grad.add(param.variable.mul(decay)) : grad;
-        if (name === 'sgd') {
-          const buffer = slots[0]!;
-          const next = buffer.mul(momentum).add(g);
-          buffer.assign(next);
-          const update = nesterov ? g.add(next.mul(momentum)) : next;
-          param.variable.assign(param.variable.sub(update.mul(groupLr)));
-        } else {
+        if (name === 'adam') {
           const [m, v] = slots as [tf.Variable, tf.Variable];
-          const mNext = m.mul(beta1).add(g.mul(1 - beta1));
-          const vNext = v.mul(beta2).add(g.square().mul(1 - beta2));
-          m.assign(mNext);
-          v.assign(vNext);
           const stepSize = (groupLr * Math.sqrt(1 - beta2 ** t)) / (1 - beta1 ** t);
-          param.variable.assign(param.variable.sub(mNext.div(vNext.sqrt().add(epsilon)).mul(stepSize)));
+          const next = adamUpdate(param.variable, grad, m, v, { beta1, beta2, epsilon, stepSize, weightDecay: decay });
+          m.assign(next.m);
+          v.assign(next.v);
+          param.variable.assign(next.param);
+          return;
         }
+        const g = decay > 0 ? grad.add(param.variable.mul(decay)) : grad;
+        const buffer = slots[0]!;
+        const next = buffer.mul(momentum).add(g);
+        buffer.assign(next);
+        const update = nesterov ? g.add(next.mul(momentum)) : next;
+        param.variable.assign(param.variable.sub(update.mul(groupLr)));
       });
     }
   }

@@ -270,9 +270,23 @@ napi_value topk(Args& a) {
   return make_ids(a.env, {std::get<0>(result), std::get<1>(result).to(at::kInt)});
 }
 
+// adamUpdate(param, grad, m, v, beta1, beta2, epsilon, stepSize, weightDecay) -> [param, m, v]:
+// one Adam step (L2 weight decay folded into the gradient) as fresh tensors, each written once
+// (tfjs tensors are immutable, so no in-place update of the inputs).
+napi_value adam_update(Args& a) {
+  const at::Tensor& param = a.tensor(0);
+  double beta1 = a.num(4), beta2 = a.num(5), eps = a.num(6), step_size = a.num(7), decay = a.num(8);
+  at::Tensor g = decay > 0 ? a.tensor(1).add(param, decay) : a.tensor(1);
+  at::Tensor m = a.tensor(2).mul(beta1).add_(g, 1 - beta1);
+  at::Tensor v = a.tensor(3).mul(beta2).addcmul_(g, g, 1 - beta2);
+  at::Tensor next = param.addcdiv(m, v.sqrt().add_(eps), -step_size);
+  return make_ids(a.env, {next, m, v});
+}
+
 }  // namespace
 
 void register_elementwise(napi_env env, napi_value exports) {
+  add_function(env, exports, "adamUpdate", adam_update);
   add_function(env, exports, "unary", unary);
   add_function(env, exports, "binary", binary);
   add_function(env, exports, "cast", cast);
