@@ -9,6 +9,14 @@ export const argMaxConfig: tf.KernelConfig = {
     const b = nativeBackend(backend);
     const { x } = inputs as unknown as Defined<tf.ArgMaxInputs>;
     const { axis } = attrs as unknown as tf.ArgMaxAttrs;
-    return b.output(b.addon.argReduce(b.id(x), 'argmax', tf.util.parseAxisParam(axis, x.shape)[0]!));
+    const dim = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    if (x.dtype !== 'bool') return b.output(b.addon.argReduce(b.id(x), 'argmax', dim));
+    // ATen has no argmax for bool tensors; tfjs accepts them.
+    const asInt = b.addon.cast(b.id(x), b.dtypeCode('int32'));
+    try {
+      return b.output(b.addon.argReduce(asInt, 'argmax', dim));
+    } finally {
+      b.addon.dispose(asInt);
+    }
   },
 };

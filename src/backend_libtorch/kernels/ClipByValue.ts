@@ -9,6 +9,13 @@ export const clipByValueConfig: tf.KernelConfig = {
     const b = nativeBackend(backend);
     const { x } = inputs as unknown as Defined<tf.ClipByValueInputs>;
     const { clipValueMin, clipValueMax } = attrs as unknown as tf.ClipByValueAttrs;
-    return b.output(b.addon.clip(b.id(x), clipValueMin, clipValueMax));
+    const clipped = b.addon.clip(b.id(x), clipValueMin, clipValueMax);
+    if (x.dtype !== 'int32') return b.output(clipped);
+    // ATen promotes an int tensor clamped by double bounds to float; tfjs keeps the input dtype.
+    try {
+      return b.output(b.addon.cast(clipped, b.dtypeCode('int32')));
+    } finally {
+      b.addon.dispose(clipped);
+    }
   },
 };

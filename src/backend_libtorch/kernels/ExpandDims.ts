@@ -10,6 +10,10 @@ export const expandDimsConfig: tf.KernelConfig = {
     const { input } = inputs as unknown as Defined<tf.ExpandDimsInputs>;
     const { dim } = attrs as unknown as tf.ExpandDimsAttrs;
     const rank = input.shape.length;
+    // The same bounds as tfjs' cpu/wasm kernels: an axis in [-(rank + 1), rank].
+    if (dim < -(rank + 1) || dim > rank) {
+      throw new Error(`ExpandDims (libtorch backend): expected an axis in [${-(rank + 1)}, ${rank}], got ${dim}.`);
+    }
     const axis = dim < 0 ? dim + rank + 1 : dim;
     const shape = input.shape.slice();
     shape.splice(axis, 0, 1);

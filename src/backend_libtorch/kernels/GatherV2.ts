@@ -11,6 +11,8 @@ export const gatherV2Config: tf.KernelConfig = {
     const { axis, batchDims } = attrs as unknown as tf.GatherV2Attrs;
     const $axis = tf.util.parseAxisParam(axis, x.shape)[0]!;
     const $batchDims = (batchDims ?? 0) < 0 ? (batchDims ?? 0) + indices.shape.length : (batchDims ?? 0);
+    // tfjs' own shape checks (batchDims vs axis and indices), with tfjs' messages.
+    tf.backend_util.segment_util.collectGatherOpShapeInfo(x, indices, $axis, batchDims ?? 0);
     return b.output(b.addon.gather(b.id(x), b.id(indices), $axis, $batchDims));
   },
 };

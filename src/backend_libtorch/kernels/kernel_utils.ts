@@ -49,9 +49,16 @@ export function reduceKernel(kernelName: string, op: string, axisAttr = 'axis'):
   };
 }
 
-/** TF padding of a conv/pool info as [top, bottom, left, right]. */
-export function padsOf(info: { padInfo: { top: number; bottom: number; left: number; right: number } }): Pads {
-  return [info.padInfo.top, info.padInfo.bottom, info.padInfo.left, info.padInfo.right];
+/**
+ * TF padding of a conv/pool info as [top, bottom, left, right]. ATen sizes outputs with floor division; when
+ * tfjs rounded the output size up (dimRoundingMode 'round'/'ceil' with explicit padding) the bottom/right
+ * padding grows until ATen's output has tfjs' outHeight x outWidth.
+ */
+export function padsOf(info: tf.backend_util.Conv2DInfo): Pads {
+  const { top, bottom, left, right } = info.padInfo;
+  const needBottom = (info.outHeight - 1) * info.strideHeight + info.effectiveFilterHeight - info.inHeight - top;
+  const needRight = (info.outWidth - 1) * info.strideWidth + info.effectiveFilterWidth - info.inWidth - left;
+  return [top, Math.max(bottom, needBottom), left, Math.max(right, needRight)];
 }
 
 /** Only NHWC is supported: the addon views NHWC as channels_last NCHW. */
