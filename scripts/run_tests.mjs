@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/**/*.test.js) with node's test runner.
 // Usage: node scripts/run_tests.mjs [substring ...]  (only files whose path contains one of the substrings)
-// PROTOSEG_TEST_BACKEND=wasm|cpu|native selects the backend the tests initialise (default wasm).
+// PROTOSEG_TEST_BACKEND=wasm|cpu|native selects the backend the tests initialise (default wasm). A full run
+// (no substrings) on native also runs tfjs-core's own backend test suite against it (scripts/tfjs_core_suite.mjs).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -25,4 +26,9 @@ if (files.length === 0) {
   process.exit(1);
 }
 const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
-process.exit(result.status ?? 1);
+let status = result.status ?? 1;
+if (filters.length === 0 && process.env['PROTOSEG_TEST_BACKEND'] === 'native') {
+  const suite = spawnSync(process.execPath, ['scripts/tfjs_core_suite.mjs'], { stdio: 'inherit' });
+  if (status === 0) status = suite.status ?? 1;
+}
+process.exit(status);
