@@ -11,6 +11,7 @@
 // Usage: node bench/method_step.mjs [--steps 5] [--warmup 2] [--threads 2] [--rounds 1] [--wasm] [--skip-torch]
 //        [--torch-channels-last] (PyTorch model and inputs in channels_last; default NCHW as native_unet.py)
 //        [--python /usr/bin/python3] [--malloc-mmap-threshold BYTES] (native backend's malloc tuning; 0 = glibc default)
+//        [--cache-limit BYTES] (native backend's caching allocator limit; 0 = ATen's default allocator)
 //        [--set key=value ...] (config overrides for the protoseg side only, e.g. --set pcs.losses.protoNce.enabled=false)
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -31,6 +32,7 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string', default: '1' },
     'torch-channels-last': { type: 'boolean', default: false },
     'malloc-mmap-threshold': { type: 'string' },
+    'cache-limit': { type: 'string' },
   },
 });
 const steps = Number(opts.steps);
@@ -56,7 +58,13 @@ if (process.env.METHOD_STEP_CHILD !== undefined) {
     const native = await import(join(root, 'dist/backend_libtorch/index.js'));
     nativeMemory = native.nativeMemory;
     // Registering first fixes the malloc tuning (initBackend registers with the default otherwise).
-    if (opts['malloc-mmap-threshold'] !== undefined) native.registerLibtorchBackend({ numThreads: threads, mallocMmapThreshold: Number(opts['malloc-mmap-threshold']) });
+    if (opts['malloc-mmap-threshold'] !== undefined || opts['cache-limit'] !== undefined) {
+      native.registerLibtorchBackend({
+        numThreads: threads,
+        mallocMmapThreshold: opts['malloc-mmap-threshold'] === undefined ? undefined : Number(opts['malloc-mmap-threshold']),
+        cacheLimitBytes: opts['cache-limit'] === undefined ? undefined : Number(opts['cache-limit']),
+      });
+    }
   }
   const backend = await initBackend(backendName, { threads });
   // Resident memory of the runtime alone (node + tfjs + backend), before any model or batch exists.
@@ -184,6 +192,7 @@ function runJson(cmd, args, env) {
 const self = fileURLToPath(import.meta.url);
 const childArgs = [self, '--steps', `${steps}`, '--warmup', `${warmup}`, '--threads', `${threads}`, ...opts.set.flatMap((s) => ['--set', s])];
 if (opts['malloc-mmap-threshold'] !== undefined) childArgs.push('--malloc-mmap-threshold', opts['malloc-mmap-threshold']);
+if (opts['cache-limit'] !== undefined) childArgs.push('--cache-limit', opts['cache-limit']);
 const rounds = Number(opts.rounds);
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`protoseg default method step (pcs: source step + target step, each forward/backward/Adam); ${threads} threads; median of ${steps} iterations after ${warmup} warm-up; ${rounds} round(s); load average ${load()}`);

@@ -4,7 +4,7 @@
 // the ratio and peak RSS of each.
 // Needs `npm run build` and the addon (node scripts/build_native.mjs). Not a test.
 // Usage: node bench/native_unet.mjs [--config big|small] [--steps 5] [--warmup 2] [--threads 2]
-//        [--bn native|protoseg] [--leak-steps N]  (N extra steps checking tf.memory() and the addon stay flat)
+//        [--bn native|protoseg] [--cache-limit BYTES (0 = ATen's default allocator)] [--leak-steps N]  (N extra steps checking tf.memory() and the addon stay flat)
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,7 @@ const { values: opts } = parseArgs({
     'leak-steps': { type: 'string', default: '0' },
     python: { type: 'string', default: '/usr/bin/python3' },
     'skip-torch': { type: 'boolean', default: false },
+    'cache-limit': { type: 'string' },
   },
 });
 const configs = {
@@ -44,6 +45,10 @@ if (process.env.NATIVE_UNET_CHILD === '1') {
   // protoseg's own training step and Adam (src/train), as a protoseg run trains.
   const { trainStep } = await import(join(root, 'dist/train/train_step.js'));
   const { Optimizer } = await import(join(root, 'dist/train/optimizer.js'));
+  if (opts['cache-limit'] !== undefined) {
+    const { registerLibtorchBackend } = await import(join(root, 'dist/backend_libtorch/index.js'));
+    registerLibtorchBackend({ numThreads: threads, cacheLimitBytes: Number(opts['cache-limit']) });
+  }
   await initBackend('native');
   setNumThreads(threads);
   const net = createUNet(cfg.widths, classes, 3, 1);
@@ -60,13 +65,13 @@ if (process.env.NATIVE_UNET_CHILD === '1') {
   let leak;
   const leakSteps = Number(opts['leak-steps']);
   if (leakSteps > 0) {
-    const before = { tensors: tf.memory().numTensors, native: nativeMemory() };
+    const before = { tensors: tf.memory().numTensors, native: nativeMemory(), rssMb: process.memoryUsage().rss / 1048576 };
     let first, last;
     for (let i = 0; i < leakSteps; i++) {
       last = step().values['loss/total'];
       first ??= last;
     }
-    const after = { tensors: tf.memory().numTensors, native: nativeMemory() };
+    const after = { tensors: tf.memory().numTensors, native: nativeMemory(), rssMb: process.memoryUsage().rss / 1048576 };
     leak = { steps: leakSteps, before, after, loss: [first, last] };
   }
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
@@ -86,7 +91,7 @@ const native = runJson(process.execPath, [fileURLToPath(import.meta.url), ...pro
 console.log(`protoseg native (bn=${opts.bn}): ${native.secondsPerStep.toFixed(3)} s/step, peak RSS ${native.peakRssMb.toFixed(0)} MB`);
 if (native.leak) {
   const { before, after, steps: n } = native.leak;
-  console.log(`memory over ${n} more steps: tf tensors ${before.tensors} -> ${after.tensors}, ATen tensors ${before.native.tensors} -> ${after.native.tensors}, ATen bytes ${before.native.bytes} -> ${after.native.bytes}; loss ${native.leak.loss[0].toFixed(4)} -> ${native.leak.loss[1].toFixed(4)}`);
+  console.log(`memory over ${n} more steps: tf tensors ${before.tensors} -> ${after.tensors}, ATen tensors ${before.native.tensors} -> ${after.native.tensors}, ATen bytes ${before.native.bytes} -> ${after.native.bytes}, RSS ${before.rssMb.toFixed(0)} -> ${after.rssMb.toFixed(0)} MB; loss ${native.leak.loss[0].toFixed(4)} -> ${native.leak.loss[1].toFixed(4)}`);
 }
 if (!opts['skip-torch']) {
   const torchArgs = [join(root, 'bench/native_unet.py'), '--widths', cfg.widths.join(','), '--batch', `${cfg.batch}`, '--height', `${cfg.height}`, '--width', `${cfg.width}`, '--steps', `${steps}`, '--warmup', `${warmup}`, '--threads', `${threads}`];

@@ -66,7 +66,6 @@ export const FILES = [
 const NOT_SUPPORTED = 'not supported by design';
 const CPU_QUIRK = 'tfjs-cpu-specific behaviour';
 const ATEN_SEMANTICS = 'ATen semantics differ';
-const KNOWN_BUG = 'known bug, not fixed';
 
 /** Specs named exactly `suite native {} spec`. */
 function specs(suite, ...names) {
@@ -171,17 +170,11 @@ export const EXCLUDES = [
     category: ATEN_SEMANTICS,
     why: "it throws, but with ATen's message ('index out of range in self'), not tfjs' 'GatherV2: the index value ...'",
   },
-  // --- bugs found by this suite and not fixed (their fix belongs in csrc/ files other work is changing).
-  {
-    match: exact(specs('topk', 'lower-index element appears first, k=65', 'lower-index element appears first, sorted=false', 'negative infinity input')),
-    category: KNOWN_BUG,
-    why: 'TopK: ATen topk does not keep equal values in index order (tfjs/TF do); fix: a stable sort in csrc/elementwise.cc topk',
-  },
   {
     match: exact(specs('conv2dTranspose', 'input=8x8x8,output=4x4x8,f=8,s=1,inDepth=8,p=same vec4')),
-    category: KNOWN_BUG,
+    category: ATEN_SEMANTICS,
     why:
-      "Conv2DBackpropInput with an 8x8 filter and asymmetric 'same' pads (3/4) on an 8x8 input: ATen's oneDNN " +
-      'convolution_backward throws "could not create a descriptor for a dilated convolution forward propagation primitive" (csrc/nn.cc)',
+      "inconsistent shapes: with stride 1 and 'same' padding a 4x4 output cannot come from an 8x8 dy; tfjs-cpu computes " +
+      'something anyway, this backend throws naming both sizes (Conv2DBackpropInput)',
   },
 ];

@@ -25,11 +25,13 @@ export interface LibtorchAddon {
   dispose(id: NativeId): void;
   /** [dtypeCode, ...shape] */
   meta(id: NativeId): number[];
-  /** [liveTensors, bytes of distinct storages] */
-  memory(): [number, number];
+  /** [liveTensors, bytes of distinct storages, free bytes held by the caching allocator] */
+  memory(): [number, number, number];
   setNumThreads(n: number): void;
   getNumThreads(): number;
   tuneMalloc(mmapThreshold: number, trimThreshold: number): void;
+  useCachingAllocator(limitBytes: number): void;
+  emptyCache(): void;
 
   unary(x: NativeId, op: string, alpha: number | null): NativeId;
   binary(a: NativeId, b: NativeId, op: string): NativeId;

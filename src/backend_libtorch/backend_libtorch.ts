@@ -20,6 +20,8 @@ export interface NativeMemoryInfo {
   nativeTensors: number;
   /** Bytes of the distinct ATen storages behind them. */
   nativeBytes: number;
+  /** Free bytes the caching allocator holds for reuse (not part of any tensor). */
+  nativeCachedBytes: number;
 }
 
 export class LibtorchBackend extends tf.KernelBackend {
@@ -95,8 +97,8 @@ export class LibtorchBackend extends tf.KernelBackend {
   }
 
   override memory(): NativeMemoryInfo {
-    const [nativeTensors, nativeBytes] = this.addon.memory();
-    return { unreliable: false, nativeTensors, nativeBytes };
+    const [nativeTensors, nativeBytes, nativeCachedBytes] = this.addon.memory();
+    return { unreliable: false, nativeTensors, nativeBytes, nativeCachedBytes };
   }
 
   override floatPrecision(): 32 {

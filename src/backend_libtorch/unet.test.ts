@@ -5,7 +5,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeMemory } from './index.js';
+import { emptyNativeCache, nativeMemory } from './index.js';
 import { relativeError, runOn, SKIP, setupBackends } from './test/compare.js';
 import { createUNet, crossEntropy, syntheticBatch, trainStep, unetForward, type BatchNormKind } from './test/unet.js';
 
@@ -60,6 +60,24 @@ describe('libtorch backend: small UNet', { skip: SKIP }, () => {
     // The ReLU really is applied: about half the outputs are exactly 0, and so are their gradients' share.
     const zeros = fusedOutputs[0]!.values.filter((v) => v === 0).length;
     assert.ok(zeros > 20 && zeros < 100, `${zeros} of 120 outputs are 0`);
+  });
+
+  it('caching allocator: a freed block is reused by the next tensor of its size, and emptyNativeCache returns it', async () => {
+    await tf.setBackend('native');
+    emptyNativeCache();
+    const bytes = 1 << 20;
+    const first = tf.fill([bytes / 4], 1);
+    first.dataSync();
+    const live = nativeMemory().bytes;
+    first.dispose();
+    assert.equal(nativeMemory().bytes, live - bytes);
+    assert.equal(nativeMemory().cachedBytes, bytes, 'the freed 1 MiB block is cached');
+    const second = tf.fill([bytes / 4], 2);
+    assert.equal(nativeMemory().cachedBytes, 0, 'the next 1 MiB tensor took the cached block');
+    assert.equal(second.dataSync()[0], 2);
+    second.dispose();
+    emptyNativeCache();
+    assert.equal(nativeMemory().cachedBytes, 0);
   });
 
   it('memory is flat over 40 Adam steps (tf.memory() and the addon)', async () => {

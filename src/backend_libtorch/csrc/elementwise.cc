@@ -264,10 +264,12 @@ napi_value cumulative(Args& a) {
   return make_id(a.env, y.to(x.scalar_type()));
 }
 
-// topk(id, k, sorted) -> [values, indices] along the last axis
+// topk(id, k, sorted) -> [values, indices] along the last axis. A stable descending sort, so equal
+// values keep their index order as in TF (ATen's topk does not promise that).
 napi_value topk(Args& a) {
-  auto result = at::topk(a.tensor(0), a.i64(1), -1, true, true);
-  return make_ids(a.env, {std::get<0>(result), std::get<1>(result).to(at::kInt)});
+  auto result = at::sort(a.tensor(0), /*stable=*/true, /*dim=*/-1, /*descending=*/true);
+  int64_t k = a.i64(1);
+  return make_ids(a.env, {std::get<0>(result).narrow(-1, 0, k).contiguous(), std::get<1>(result).narrow(-1, 0, k).to(at::kInt)});
 }
 
 // adamUpdate(param, grad, m, v, beta1, beta2, epsilon, stepSize, weightDecay) -> [param, m, v]:

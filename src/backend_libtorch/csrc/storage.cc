@@ -3,7 +3,14 @@
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
+#include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
 #include <malloc.h>
+
+#include <map>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 #include <cstring>
 
@@ -274,6 +281,116 @@ napi_value meta(Args& a) {
 }
 
 // memory() -> [liveTensors, bytes]; bytes counts each distinct storage once.
+// A CPU allocator that keeps freed blocks of >= 64 KiB for reuse by the next allocation of the same
+// (page-rounded) size, up to a limit of cached free bytes. A training step allocates the same sizes
+// every time, so after the first step it neither page-faults fresh memory nor fragments glibc's heap
+// (which is where the native backend's peak RSS went beyond its live tensors). Thread-safe: ATen
+// frees from worker threads too. Never destroyed, so blocks freed during exit stay valid.
+class CachingCpuAllocator final : public c10::Allocator {
+ public:
+  static constexpr size_t kMinCached = 64 * 1024;
+  static constexpr size_t kPage = 4096;
+  static size_t kMaxWasteDivisor;
+
+  static CachingCpuAllocator& instance() {
+    static auto* self = new CachingCpuAllocator();
+    return *self;
+  }
+
+  c10::DataPtr allocate(size_t n) const override {
+    auto& self = const_cast<CachingCpuAllocator&>(*this);
+    size_t size = n < kMinCached ? n : (n + kPage - 1) / kPage * kPage;
+    void* p = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(self.mu_);
+      if (size >= kMinCached) {
+        // Best fit: the smallest cached block that is at least `size` and wastes at most a quarter.
+        auto it = self.free_.lower_bound(size);
+        if (it != self.free_.end() && it->first <= size + size / kMaxWasteDivisor) {
+          p = it->second;
+          size = it->first;
+          self.free_.erase(it);
+          self.cached_ -= size;
+        }
+      }
+    }
+    if (p == nullptr) p = c10::alloc_cpu(size);
+    {
+      std::lock_guard<std::mutex> lock(self.mu_);
+      self.sizes_[p] = size;
+    }
+    return {p, p, &CachingCpuAllocator::release, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &CachingCpuAllocator::release; }
+
+  static void release(void* p) {
+    if (p == nullptr) return;
+    auto& self = instance();
+    {
+      std::lock_guard<std::mutex> lock(self.mu_);
+      auto it = self.sizes_.find(p);
+      size_t size = it == self.sizes_.end() ? 0 : it->second;
+      if (it != self.sizes_.end()) self.sizes_.erase(it);
+      if (size >= kMinCached && self.cached_ + size <= self.limit_) {
+        self.free_.emplace(size, p);
+        self.cached_ += size;
+        return;
+      }
+    }
+    c10::free_cpu(p);
+  }
+
+  void set_limit(size_t limit) {
+    std::lock_guard<std::mutex> lock(mu_);
+    limit_ = limit;
+  }
+
+  // Returns every cached free block to the system.
+  void empty() {
+    std::vector<void*> blocks;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& kv : free_) blocks.push_back(kv.second);
+      free_.clear();
+      cached_ = 0;
+    }
+    for (void* p : blocks) c10::free_cpu(p);
+  }
+
+  size_t cached_bytes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cached_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<void*, size_t> sizes_;
+  std::multimap<size_t, void*> free_;  // free blocks by size
+  size_t cached_ = 0;
+  size_t limit_ = 0;
+};
+
+size_t CachingCpuAllocator::kMaxWasteDivisor = 4;
+
+// useCachingAllocator(limitBytes): installs the caching allocator for ATen's CPU tensors (once; a
+// later call only changes the limit). Tensors allocated before keep their own deleter.
+napi_value use_caching_allocator(Args& a) {
+  static bool installed = false;
+  auto& cache = CachingCpuAllocator::instance();
+  cache.set_limit(static_cast<size_t>(a.num(0)));
+  if (!installed) {
+    c10::SetCPUAllocator(&cache, /*priority=*/1);
+    installed = true;
+  }
+  return make_undefined(a.env);
+}
+
+napi_value empty_cache(Args& a) {
+  CachingCpuAllocator::instance().empty();
+  return make_undefined(a.env);
+}
+
 napi_value memory(Args& a) {
   auto& tab = table();
   std::unordered_map<const void*, size_t> storages;
@@ -284,9 +401,10 @@ napi_value memory(Args& a) {
   double bytes = 0;
   for (auto& kv : storages) bytes += static_cast<double>(kv.second);
   napi_value arr;
-  check(a.env, napi_create_array_with_length(a.env, 2, &arr), "create_array");
+  check(a.env, napi_create_array_with_length(a.env, 3, &arr), "create_array");
   napi_set_element(a.env, arr, 0, make_number(a.env, static_cast<double>(tab.tensors.size())));
   napi_set_element(a.env, arr, 1, make_number(a.env, bytes));
+  napi_set_element(a.env, arr, 2, make_number(a.env, static_cast<double>(CachingCpuAllocator::instance().cached_bytes())));
   return arr;
 }
 
@@ -328,6 +446,8 @@ void register_storage(napi_env env, napi_value exports) {
   add_function(env, exports, "setNumThreads", set_num_threads);
   add_function(env, exports, "getNumThreads", get_num_threads);
   add_function(env, exports, "tuneMalloc", tune_malloc);
+  add_function(env, exports, "useCachingAllocator", use_caching_allocator);
+  add_function(env, exports, "emptyCache", empty_cache);
   add_function(env, exports, "version", version);
 }
 
