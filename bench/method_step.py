@@ -43,6 +43,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from native_unet import run_unet  # the same encoder/decoder walk (bench/ is on sys.path)
+
 CLASSES = 19
 IGNORE = 255
 
@@ -98,17 +100,7 @@ class SegmentationModel(nn.Module):
         return l2n(f, 1) @ l2n(self.classifier, 1).t() / self.temperature
 
     def forward(self, x):
-        skips = []
-        for i, stage in enumerate(self.stages):
-            if i > 0:
-                x = F.max_pool2d(x, 2)
-            x = stage(x)
-            skips.append(x)
-        x = skips[-1]
-        for i, level in enumerate(self.levels):
-            skip = skips[len(skips) - 2 - i]
-            up = F.interpolate(x, size=skip.shape[2:], mode='bilinear', align_corners=False)
-            x = level(torch.cat([up, skip], 1))
+        x, skips = run_unet(self.stages, self.levels, x)
         logits = self.head(x)  # finest skip is stride 1: no final resize
         emb = l2n(self.projection(skips[self.proj_level]), 1)  # [B, D, h, w]
         b, d, h, w = emb.shape

@@ -21,6 +21,22 @@ def block(cin, cout):
     )
 
 
+def run_unet(stages, levels, x):
+    """Encoder stages with 2x2 max-pooling between them, then decoder levels on concat[bilinear up
+    (half-pixel), skip]; returns the last decoder output and the encoder outputs (skips)."""
+    skips = []
+    for i, stage in enumerate(stages):
+        if i > 0:
+            x = F.max_pool2d(x, 2)
+        x = stage(x)
+        skips.append(x)
+    for j, level in enumerate(levels):
+        skip = skips[len(stages) - 2 - j]
+        x = F.interpolate(x, size=skip.shape[2:], mode='bilinear', align_corners=False)
+        x = level(torch.cat([x, skip], 1))
+    return x, skips
+
+
 class UNet(nn.Module):
     def __init__(self, widths, classes, cin=3):
         super().__init__()
@@ -32,16 +48,7 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(widths[0], classes, 1, bias=False)
 
     def forward(self, x):
-        skips = []
-        for i, enc in enumerate(self.enc):
-            if i > 0:
-                x = F.max_pool2d(x, 2)
-            x = enc(x)
-            skips.append(x)
-        for j, dec in enumerate(self.dec):
-            skip = skips[len(self.enc) - 2 - j]
-            x = F.interpolate(x, size=skip.shape[2:], mode='bilinear', align_corners=False)
-            x = dec(torch.cat([x, skip], 1))
+        x, _ = run_unet(self.enc, self.dec, x)
         return self.head(x)
 
 
