@@ -124,7 +124,7 @@ export const configSchema = z.strictObject({
       checkpointEvery: positiveInt().default(50).describe('steps between checkpoints (a kill loses at most this many)'),
       evalEvery: nonNegativeInt().default(0).describe('warm-up / source-only: steps between evaluations on source val (0: only at its end); adaptation evaluates at every epoch end'),
       selection: z.enum(['source-val', 'none']).default('source-val').describe('split the "best" checkpoint is chosen on; never the target labels'),
-      reuseBaseline: z.boolean().default(true).describe('pcs / max-squares: reuse a cached source-only warm-up with the same data/model/seed instead of training it again'),
+      reuseBaseline: z.boolean().default(true).describe('pcs / max-squares: reuse a cached source-only warm-up with the same data/model/optimizer/seed, backend and native thread count instead of training it again'),
     })
     .prefault({}),
 

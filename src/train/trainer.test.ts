@@ -7,7 +7,7 @@ import type { Batch } from '../data/batch_loader.js';
 import { createModel } from '../models/segmentation_model.js';
 import { ProtoAdapter, type StepPlan } from '../adaptation/proto_adapter.js';
 import { Optimizer } from './optimizer.js';
-import { supervisedTerms } from './trainer.js';
+import { baselineKey, supervisedTerms } from './trainer.js';
 import { NumericalFault, recoverFromFault, trainStep } from './train_step.js';
 import { ProtosegError } from '../errors.js';
 
@@ -132,5 +132,19 @@ describe('training steps', () => {
       (e: unknown) => e instanceof ProtosegError && e.code === 'PROTOSEG_NUMERICAL' && /loss\/tgt\/protoNce/.test(e.message) && /Lower optimizer\.lr/.test(e.message),
     );
     assert.equal(restored, 1, 'no second restore');
+  });
+});
+
+describe('baselineKey', () => {
+  it('changes with what changes the warm-up weights (incl. backend and native threads), not with adaptation settings', () => {
+    const config = validateConfig({});
+    const key = baselineKey(config, 'native');
+    assert.match(key, /^[0-9a-f]{16}$/);
+    assert.equal(baselineKey(config, 'native'), key);
+    assert.notEqual(baselineKey(config, 'wasm'), key);
+    assert.notEqual(baselineKey(validateConfig({ threads: 1 }), 'native'), baselineKey(validateConfig({ threads: 2 }), 'native'));
+    assert.equal(baselineKey(validateConfig({ threads: 1 }), 'wasm'), baselineKey(validateConfig({ threads: 2 }), 'wasm'), 'threads only matter on native');
+    assert.notEqual(baselineKey(validateConfig({ seed: 1 }), 'native'), key);
+    assert.equal(baselineKey(validateConfig({ optimizer: { adaptLrMultiplier: 0.5 } }), 'native'), key, 'adaptation-only settings reuse the baseline');
   });
 });

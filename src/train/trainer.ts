@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ProtoAdapter, batchImages, batchLabels, type EpochStartReport, type StepPlan } from '../adaptation/proto_adapter.js';
@@ -18,7 +19,7 @@ import { hashSeed } from '../data/rng.js';
 import { ProtosegError } from '../errors.js';
 import { datasetEvalSamples } from '../eval/dataset_samples.js';
 import { evaluateModel } from '../eval/evaluate.js';
-import { initBackend } from '../kernels/backend.js';
+import { initBackend, type BackendName } from '../kernels/backend.js';
 import { cosineCrossEntropyLoss } from '../losses/cosine_cross_entropy_loss.js';
 import { downsampleLabels } from '../losses/cell_labels.js';
 import { pixelCrossEntropyLoss } from '../losses/pixel_cross_entropy_loss.js';
@@ -98,12 +99,17 @@ function trainableParams(model: SegmentationModel): TrainableParam[] {
   return model.namedParameters().map((p) => ({ name: p.name, variable: p.variable, group: p.group }));
 }
 
-/** Key of a reusable source-only warm-up: everything that changes its weights. */
-export function baselineKey(config: Config): string {
+/**
+ * Key of a reusable source-only warm-up: everything that changes its weights, including the backend
+ * and, on native, the thread count (both change float summation order, so a baseline trained on one
+ * would make another backend's run differ from the same run in a fresh checkout).
+ */
+export function baselineKey(config: Config, backend: BackendName): string {
   const { data, model, optimizer, train, seed, pcs } = config;
   // The warm-up's supervised terms read the cell purity and the two CE losses' settings too.
   const warmupLosses = { purity: pcs.purity, pixelCrossEntropy: pcs.losses.pixelCrossEntropy, cosineCrossEntropy: pcs.losses.cosineCrossEntropy };
-  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, v: 1 };
+  const runtime = { backend, threads: backend === 'native' ? config.threads || availableParallelism() : undefined };
+  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, runtime, v: 1 };
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
 }
 
@@ -235,7 +241,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   };
 
   const cacheDir = resolve(options.cacheDir ?? join('.cache', 'protoseg', 'baselines'));
-  const baselinePath = join(cacheDir, `${baselineKey(config)}.ckpt`);
+  const baselinePath = join(cacheDir, `${baselineKey(config, backend.name)}.ckpt`);
   if (resumeFrom) {
     restore(resumeFrom);
     files.truncateMetrics(state.metricsLines);
