@@ -7,7 +7,7 @@ import type { Batch } from '../data/batch_loader.js';
 import { createModel } from '../models/segmentation_model.js';
 import { ProtoAdapter, type StepPlan } from '../adaptation/proto_adapter.js';
 import { Optimizer } from './optimizer.js';
-import { baselineKey, supervisedTerms } from './trainer.js';
+import { baselineKey, busyCoresHint, supervisedTerms } from './trainer.js';
 import { NumericalFault, recoverFromFault, trainStep } from './train_step.js';
 import { ProtosegError } from '../errors.js';
 
@@ -146,5 +146,14 @@ describe('baselineKey', () => {
     assert.equal(baselineKey(validateConfig({ threads: 1 }), 'wasm'), baselineKey(validateConfig({ threads: 2 }), 'wasm'), 'threads only matter on native');
     assert.notEqual(baselineKey(validateConfig({ seed: 1 }), 'native'), key);
     assert.equal(baselineKey(validateConfig({ optimizer: { adaptLrMultiplier: 0.5 } }), 'native'), key, 'adaptation-only settings reuse the baseline');
+  });
+});
+
+describe('busyCoresHint', () => {
+  it('hints only for multi-threaded native runs on a busy machine', () => {
+    assert.match(busyCoresHint('native', 2, 1.5, 2) ?? '', /load average 1\.5 on 2 cores: .*2-thread native steps .*threads=1.*OMP_WAIT_POLICY=PASSIVE/);
+    assert.equal(busyCoresHint('native', 2, 0.4, 2), undefined);
+    assert.equal(busyCoresHint('native', 1, 3, 2), undefined);
+    assert.equal(busyCoresHint('wasm', 2, 3, 2), undefined);
   });
 });

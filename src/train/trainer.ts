@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ProtoAdapter, batchImages, batchLabels, type EpochStartReport, type StepPlan } from '../adaptation/proto_adapter.js';
@@ -100,6 +100,18 @@ function trainableParams(model: SegmentationModel): TrainableParam[] {
 }
 
 /**
+ * A hint when native intra-op threads may have to share cores with other processes: OpenMP's
+ * spin-waiting then slows multi-threaded steps several-fold (bench figures in the README).
+ */
+export function busyCoresHint(backend: BackendName, threads: number, loadAverage: number, cores: number): string | undefined {
+  if (backend !== 'native' || threads < 2 || loadAverage < cores / 2) return undefined;
+  return (
+    `load average ${loadAverage.toFixed(1)} on ${cores} cores: if other processes keep the cores busy, ` +
+    `${threads}-thread native steps can run several times slower; use --set threads=1, or set OMP_WAIT_POLICY=PASSIVE.`
+  );
+}
+
+/**
  * Key of a reusable source-only warm-up: everything that changes its weights, including the backend
  * and, on native, the thread count (both change float summation order, so a baseline trained on one
  * would make another backend's run differ from the same run in a fresh checkout).
@@ -190,6 +202,9 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
 
   const backend = await initBackend(config.backend, { threads: config.threads });
   log(`backend: ${backend.name} (${backend.reason})`);
+  const hint = busyCoresHint(backend.name, config.threads || availableParallelism(), loadavg()[0]!, availableParallelism());
+  // A log line, not a warning: nothing is wrong with the run, and the load may be from before it.
+  if (hint !== undefined) log(`note: ${hint}`);
   const data = await prepareData(config, { runDir: files.dir, progress, warn });
   const model = createModel({ ...config.model, seed: config.seed });
   log(`model: ${model.summary()}`);
