@@ -187,7 +187,8 @@ napi_value reduce(Args& a) {
 napi_value arg_reduce(Args& a) {
   auto op = a.str(1);
   int64_t axis = a.i64(2);
-  const at::Tensor& x = a.tensor(0);
+  // ATen has no argmax/argmin for bool; tfjs accepts it (false < true, as in int32).
+  at::Tensor x = a.tensor(0).scalar_type() == at::kBool ? a.tensor(0).to(at::kInt) : a.tensor(0);
   at::Tensor y = op == "argmax" ? at::argmax(x, axis) : at::argmin(x, axis);
   return make_id(a.env, y.to(at::kInt));
 }

@@ -10,13 +10,6 @@ export const argMinConfig: tf.KernelConfig = {
     const { x } = inputs as unknown as Defined<tf.ArgMinInputs>;
     const { axis } = attrs as unknown as tf.ArgMinAttrs;
     const dim = tf.util.parseAxisParam(axis, x.shape)[0]!;
-    if (x.dtype !== 'bool') return b.output(b.addon.argReduce(b.id(x), 'argmin', dim));
-    // ATen has no argmin for bool tensors; tfjs accepts them.
-    const asInt = b.addon.cast(b.id(x), b.dtypeCode('int32'));
-    try {
-      return b.output(b.addon.argReduce(asInt, 'argmin', dim));
-    } finally {
-      b.addon.dispose(asInt);
-    }
+    return b.output(b.addon.argReduce(b.id(x), 'argmin', dim));
   },
 };
