@@ -26,6 +26,16 @@ at::Tensor pad_nhwc(const at::Tensor& x, const Pads& p, double value) {
   return at::constant_pad_nd(x, {0, 0, p.left, p.right, p.top, p.bottom}, value);
 }
 
+// The padding to hand ATen: the pads when symmetric, else 0 (the caller pads the input explicitly).
+std::vector<int64_t> aten_padding(const Pads& p) {
+  return p.symmetric() ? std::vector<int64_t>{p.top, p.left} : std::vector<int64_t>{0, 0};
+}
+
+// NHWC x as the NCHW (channels_last) input of a convolution, zero-padded first when asymmetric.
+at::Tensor conv_input(const at::Tensor& x, const Pads& p) {
+  return p.symmetric() ? nchw(x) : nchw(pad_nhwc(x, p, 0));
+}
+
 at::Tensor unpad_nhwc(const at::Tensor& x, const Pads& p, int64_t h, int64_t w) {
   return x.narrow(1, p.top, h).narrow(2, p.left, w).contiguous();
 }
@@ -59,8 +69,8 @@ napi_value conv2d(Args& a) {
   std::string act = a.is_null(8) ? "linear" : a.str(8);
   double alpha = a.is_null(9) ? 0.2 : a.num(9);
 
-  at::Tensor input = p.symmetric() ? nchw(x) : nchw(pad_nhwc(x, p, 0));
-  std::vector<int64_t> padding = p.symmetric() ? std::vector<int64_t>{p.top, p.left} : std::vector<int64_t>{0, 0};
+  at::Tensor input = conv_input(x, p);
+  std::vector<int64_t> padding = aten_padding(p);
   int64_t groups = depthwise ? x.size(3) : 1;
   c10::optional<at::Tensor> conv_bias;
   bool bias_in_conv = bias.defined() && bias.dim() == 1 && bias.size(0) == (depthwise ? w.size(2) * w.size(3) : w.size(3));
@@ -83,7 +93,7 @@ napi_value conv2d_backprop_input(Args& a) {
   int64_t n = in_shape[0], h = in_shape[1], wd = in_shape[2], c = in_shape[3];
   bool sym = p.symmetric();
   int64_t hp = sym ? h : h + p.top + p.bottom, wp = sym ? wd : wd + p.left + p.right;
-  std::vector<int64_t> padding = sym ? std::vector<int64_t>{p.top, p.left} : std::vector<int64_t>{0, 0};
+  std::vector<int64_t> padding = aten_padding(p);
   // Only the sizes of the input matter for the input gradient: an uninitialised channels_last stand-in.
   at::Tensor stand_in = at::empty({n, c, hp, wp}, dy.options(), at::MemoryFormat::ChannelsLast);
   auto grads = at::convolution_backward(nchw(dy), stand_in, weight_oihw(w, depthwise), c10::nullopt, strides, padding, dil, false,
@@ -102,9 +112,8 @@ napi_value conv2d_backprop_filter(Args& a) {
   Pads p = pads_arg(a, 4);
   auto dil = a.ints(5);
   bool depthwise = a.flag(6);
-  bool sym = p.symmetric();
-  at::Tensor input = sym ? nchw(x) : nchw(pad_nhwc(x, p, 0));
-  std::vector<int64_t> padding = sym ? std::vector<int64_t>{p.top, p.left} : std::vector<int64_t>{0, 0};
+  at::Tensor input = conv_input(x, p);
+  std::vector<int64_t> padding = aten_padding(p);
   at::Tensor stand_in = at::zeros(oihw_shape(fshape, depthwise), x.options());
   auto grads = at::convolution_backward(nchw(dy), input, stand_in, c10::nullopt, strides, padding, dil, false, {0, 0},
                                         depthwise ? x.size(3) : 1, {false, true, false});

@@ -34,6 +34,34 @@ export function binaryKernel(kernelName: string, op: string, names: [string, str
   };
 }
 
+/** Index of the largest (argmax) or smallest (argmin) element along attr `axis`, as int32. */
+export function argReduceKernel(kernelName: string, op: 'argmax' | 'argmin'): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: BACKEND_NAME,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = nativeBackend(backend);
+      const x = (inputs as { x: tf.TensorInfo }).x;
+      const dim = tf.util.parseAxisParam((attrs as { axis: number }).axis, x.shape)[0]!;
+      return b.output(b.addon.argReduce(b.id(x), op, dim));
+    },
+  };
+}
+
+/** Cumulative sum or product along attr `axis`, with tfjs' `exclusive` and `reverse` attrs. */
+export function cumulativeKernel(kernelName: string, op: 'sum' | 'prod'): tf.KernelConfig {
+  return {
+    kernelName,
+    backendName: BACKEND_NAME,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const b = nativeBackend(backend);
+      const x = (inputs as { x: tf.TensorInfo }).x;
+      const { axis, exclusive, reverse } = attrs as unknown as tf.CumsumAttrs;
+      return b.output(b.addon.cumulative(b.id(x), op, tf.util.parseAxisParam(axis, x.shape)[0]!, exclusive, reverse));
+    },
+  };
+}
+
 /** Reduction over `axisAttr` (tfjs calls it axis or reductionIndices) through addon.reduce(op). */
 export function reduceKernel(kernelName: string, op: string, axisAttr = 'axis'): tf.KernelConfig {
   return {
