@@ -41,12 +41,15 @@ let registered = false;
  * Throws an Error saying how to build the addon when it is not built or does not load.
  */
 export function registerLibtorchBackend(options: LibtorchBackendOptions = {}): string {
+  const cacheLimit = options.cacheLimitBytes ?? 1024 ** 3;
+  if (!Number.isSafeInteger(cacheLimit) || cacheLimit < 0) {
+    throw new Error(`registerLibtorchBackend: cacheLimitBytes must be a whole number of bytes >= 0 (0 turns the cache off), got ${cacheLimit}.`);
+  }
   const addon = loadAddon();
   setNumThreads(options.numThreads ?? availableParallelism());
   if (registered) return BACKEND_NAME;
   const mmapThreshold = options.mallocMmapThreshold ?? 64 * 1024 * 1024;
   if (mmapThreshold > 0) addon.tuneMalloc(mmapThreshold, 4 * mmapThreshold);
-  const cacheLimit = options.cacheLimitBytes ?? 1024 ** 3;
   if (cacheLimit > 0) addon.useCachingAllocator(cacheLimit);
   tf.registerBackend(BACKEND_NAME, () => new LibtorchBackend(addon), options.priority ?? 3);
   for (const config of KERNEL_CONFIGS) tf.registerKernel(config);

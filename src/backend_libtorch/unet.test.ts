@@ -5,7 +5,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { emptyNativeCache, nativeMemory } from './index.js';
+import { emptyNativeCache, nativeMemory, registerLibtorchBackend } from './index.js';
 import { relativeError, runOn, SKIP, setupBackends } from './test/compare.js';
 import { createUNet, crossEntropy, syntheticBatch, trainStep, unetForward, type BatchNormKind } from './test/unet.js';
 
@@ -78,6 +78,7 @@ describe('libtorch backend: small UNet', { skip: SKIP }, () => {
     second.dispose();
     emptyNativeCache();
     assert.equal(nativeMemory().cachedBytes, 0);
+    assert.throws(() => registerLibtorchBackend({ cacheLimitBytes: -1 }), /cacheLimitBytes must be a whole number of bytes >= 0 \(0 turns the cache off\), got -1\./);
   });
 
   it('memory is flat over 40 Adam steps (tf.memory() and the addon)', async () => {

@@ -44,11 +44,10 @@ export function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.T
   checkInputs('batchNormTraining', x, { gamma, beta });
   // The native backend has it as one kernel each way, with the ReLU fused (one activation fewer kept).
   if (hasNativeBatchNorm()) return nativeBatchNormTraining(x, gamma, beta, epsilon, relu);
-  const result = composedBatchNormTraining(x, gamma, beta, epsilon);
-  if (!relu) return result;
-  const y = tf.relu(result.y);
-  result.y.dispose();
-  return { ...result, y };
+  return tf.tidy(() => {
+    const { y, mean, variance } = composedBatchNormTraining(x, gamma, beta, epsilon);
+    return { y: relu ? tf.relu(y) : y, mean, variance };
+  });
 }
 
 /** batchNormTraining from tfjs ops on any backend (no ReLU); the reference for the native kernel. */

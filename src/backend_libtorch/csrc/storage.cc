@@ -290,7 +290,7 @@ class CachingCpuAllocator final : public c10::Allocator {
  public:
   static constexpr size_t kMinCached = 64 * 1024;
   static constexpr size_t kPage = 4096;
-  static size_t kMaxWasteDivisor;
+  static constexpr size_t kMaxWasteDivisor = 4;  // a reused block may be up to 1/4 larger
 
   static CachingCpuAllocator& instance() {
     static auto* self = new CachingCpuAllocator();
@@ -298,26 +298,23 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
   c10::DataPtr allocate(size_t n) const override {
-    auto& self = const_cast<CachingCpuAllocator&>(*this);
     size_t size = n < kMinCached ? n : (n + kPage - 1) / kPage * kPage;
-    void* p = nullptr;
     {
-      std::lock_guard<std::mutex> lock(self.mu_);
-      if (size >= kMinCached) {
-        // Best fit: the smallest cached block that is at least `size` and wastes at most a quarter.
-        auto it = self.free_.lower_bound(size);
-        if (it != self.free_.end() && it->first <= size + size / kMaxWasteDivisor) {
-          p = it->second;
-          size = it->first;
-          self.free_.erase(it);
-          self.cached_ -= size;
-        }
+      std::lock_guard<std::mutex> lock(mu_);
+      // Best fit: the smallest cached block that is at least `size` and not too much larger.
+      auto it = size >= kMinCached ? free_.lower_bound(size) : free_.end();
+      if (it != free_.end() && it->first <= size + size / kMaxWasteDivisor) {
+        void* p = it->second;
+        cached_ -= it->first;
+        sizes_[p] = it->first;
+        free_.erase(it);
+        return {p, p, &CachingCpuAllocator::release, c10::Device(c10::DeviceType::CPU)};
       }
     }
-    if (p == nullptr) p = c10::alloc_cpu(size);
+    void* p = c10::alloc_cpu(size);  // outside the lock: it may page-fault fresh memory
     {
-      std::lock_guard<std::mutex> lock(self.mu_);
-      self.sizes_[p] = size;
+      std::lock_guard<std::mutex> lock(mu_);
+      sizes_[p] = size;
     }
     return {p, p, &CachingCpuAllocator::release, c10::Device(c10::DeviceType::CPU)};
   }
@@ -364,14 +361,13 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
  private:
-  std::mutex mu_;
-  std::unordered_map<void*, size_t> sizes_;
-  std::multimap<size_t, void*> free_;  // free blocks by size
-  size_t cached_ = 0;
+  // mutable: c10::Allocator::allocate is const.
+  mutable std::mutex mu_;
+  mutable std::unordered_map<void*, size_t> sizes_;
+  mutable std::multimap<size_t, void*> free_;  // free blocks by size
+  mutable size_t cached_ = 0;
   size_t limit_ = 0;
 };
-
-size_t CachingCpuAllocator::kMaxWasteDivisor = 4;
 
 // useCachingAllocator(limitBytes): installs the caching allocator for ATen's CPU tensors (once; a
 // later call only changes the limit). Tensors allocated before keep their own deleter.
