@@ -4,6 +4,7 @@
  * overrides are validated against it. Unknown keys are rejected (strict objects).
  */
 import { z } from 'zod';
+import { SHIFT_KINDS } from '../data/synth/appearance.js';
 
 const positiveInt = () => z.number().int().positive();
 const nonNegativeInt = () => z.number().int().nonnegative();
@@ -63,7 +64,8 @@ export const configSchema = z.strictObject({
           targetImages: positiveInt().default(300).describe('target train images'),
           valImages: positiveInt().default(60).describe('val images per domain'),
           seed: nonNegativeInt().default(0).describe('seed of the generated scenes (independent of the training seed)'),
-          shift: probability().default(0.5).describe('strength of the source -> target appearance shift (0: none, 1: every class wears another class\'s look)'),
+          shift: probability().default(0.5).describe('strength of the source -> target appearance shift (0: none, 1: the full shift of its kind)'),
+          shiftKind: z.enum(SHIFT_KINDS).default('realistic').describe('realistic: the target is drawn in another rendering style and colour grade, every class staying nearest its own source look; permuted: every class takes on another class\'s look (a stress test)'),
         })
         .prefault({}),
       fewShot: z

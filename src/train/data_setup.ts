@@ -53,7 +53,7 @@ export async function resolveDomain(config: Config, domain: 'source' | 'target',
   const dir = resolve(entry.root ?? defaultBenchmarkDir(s));
   await ensureBenchmark(
     dir,
-    { seed: s.seed, height: s.height, width: s.width, sourceTrain: s.sourceImages, sourceVal: s.valImages, targetTrain: s.targetImages, targetVal: s.valImages, shift: s.shift },
+    { seed: s.seed, height: s.height, width: s.width, sourceTrain: s.sourceImages, sourceVal: s.valImages, targetTrain: s.targetImages, targetVal: s.valImages, shift: s.shift, shiftKind: s.shiftKind },
     progress,
   );
   return domain === 'source' ? { dataset: 'cityscapes', root: join(dir, 'source') } : { dataset: 'gta5', root: join(dir, 'target') };

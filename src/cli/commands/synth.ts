@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { ProtosegError } from '../../errors.js';
+import { SHIFT_KINDS, type ShiftKind } from '../../data/synth/appearance.js';
 import { DEFAULT_SYNTH_OPTIONS, generateBenchmark, type SynthOptions } from '../../data/synth/benchmark.js';
 import { intFlag, requireStringFlag, stringFlag, type CommandSpec, type ParsedCommand } from '../command.js';
 import { cliProgress } from '../output.js';
@@ -37,8 +38,13 @@ export function synthOptionsFromFlags(parsed: ParsedCommand): SynthOptions & { o
   if (shiftRaw !== undefined && (shiftRaw.trim() === '' || !(shift >= 0 && shift <= 1))) {
     throw new ProtosegError('PROTOSEG_USAGE', `protoseg synth: --shift expected a number in [0, 1], got "${shiftRaw}".`);
   }
+  const shiftKind = stringFlag(parsed, 'shift-kind') ?? d.shiftKind;
+  if (!(SHIFT_KINDS as readonly string[]).includes(shiftKind)) {
+    throw new ProtosegError('PROTOSEG_USAGE', `protoseg synth: --shift-kind expected one of ${SHIFT_KINDS.join(', ')}, got "${shiftKind}".`);
+  }
   return {
     out,
+    shiftKind: shiftKind as ShiftKind,
     seed: intFlag(parsed, 'synth', 'seed', d.seed, 0, 0xffffffff),
     ...size,
     sourceTrain: intFlag(parsed, 'synth', 'source', d.sourceTrain, 0, MAX_IMAGES),
@@ -62,7 +68,8 @@ export const synthCommand: CommandSpec = {
     source: { type: 'string', argument: 'N', description: 'source train images', default: String(d.sourceTrain) },
     target: { type: 'string', argument: 'N', description: 'target train images', default: String(d.targetTrain) },
     val: { type: 'string', argument: 'N', description: 'val images per domain', default: String(d.sourceVal) },
-    shift: { type: 'string', argument: 'S', description: 'domain-shift strength in [0, 1] (0: same look, 1: every class wears another class\'s colour and texture)', default: String(d.shift) },
+    shift: { type: 'string', argument: 'S', description: 'domain-shift strength in [0, 1] (0: same look, 1: the full shift of its kind)', default: String(d.shift) },
+    'shift-kind': { type: 'string', argument: 'KIND', description: 'realistic (another rendering style and colour grade; every class stays nearest its own look) or permuted (every class wears another class\'s look: a stress test)', default: d.shiftKind },
   },
   async run(parsed) {
     const options = synthOptionsFromFlags(parsed);
@@ -71,7 +78,7 @@ export const synthCommand: CommandSpec = {
     const info = await generateBenchmark(options, cliProgress(quiet));
     const seconds = (performance.now() - started) / 1000;
     const o = info.options;
-    console.log(`protoseg synth: wrote ${o.sourceTrain + o.sourceVal + o.targetTrain + o.targetVal} image/label pairs in ${seconds.toFixed(1)} s (seed ${o.seed}, ${o.height}x${o.width}, shift ${o.shift})`);
+    console.log(`protoseg synth: wrote ${o.sourceTrain + o.sourceVal + o.targetTrain + o.targetVal} image/label pairs in ${seconds.toFixed(1)} s (seed ${o.seed}, ${o.height}x${o.width}, ${o.shiftKind} shift ${o.shift})`);
     console.log(`  source, Cityscapes layout: ${resolve(info.dir, 'source')}  (train ${o.sourceTrain}, val ${o.sourceVal})`);
     console.log(`  target, GTA5 layout:       ${resolve(info.dir, 'target')}  (train ${o.targetTrain}, val ${o.targetVal}; splits/train.txt, splits/val.txt)`);
     console.log(`  manifest:                  ${resolve(info.dir, 'benchmark.json')}`);

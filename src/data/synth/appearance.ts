@@ -1,20 +1,29 @@
 /**
  * Appearance: turns a Raster into an RGB image in the style of one domain.
  *
- * The domain shift is per class, not global: in the target every class takes on (by `shift`) the
- * colour and texture of another class of the source (CLASS_LOOK_PERMUTATION), so colour cues
- * learnt on the source point to the wrong class, while each target class stays one consistent
- * cluster of appearance. On top come domain-level illumination (brightness, gamma, colour cast,
- * light gradients, sun side, haze), saturation, blur and sensor noise, which differ in kind and
- * strength between the domains.
+ * Two kinds of target shift (`ShiftKind`):
+ * - `realistic` (the default): the target differs the way rendered frames differ from photographs.
+ *   Every class keeps its own texture, drawn in another rendering style (coarser, more contrast,
+ *   flat-shaded patches, less per-instance variety), its base colour moves a little (never far
+ *   enough to be nearer another class's source colour: realisticClassColours), and the whole frame
+ *   gets another colour grade (gamma, cast, saturation), haze, sharpness and sensor noise.
+ * - `permuted` (the stress test): every class takes on (by `shift`) the colour and texture of
+ *   another class of the source (CLASS_LOOK_PERMUTATION), so colour cues learnt on the source point
+ *   to the wrong class, while each target class stays one consistent cluster of appearance; plus
+ *   domain-level illumination and sensor changes.
+ * Both come with the layout, scale and class-frequency changes of scene.ts (targetLayout).
  */
 import { IGNORE_INDEX } from '../label_maps.js';
 import { Facing, type Raster } from './raster.js';
-import { Rng, fractalNoise, hashSeed, valueNoise } from './rng.js';
+import { Rng, fractalNoise, hashSeed, lattice, valueNoise } from './rng.js';
+
+/** How the target domain differs from the source (see the file comment). */
+export const SHIFT_KINDS = ['realistic', 'permuted'] as const;
+export type ShiftKind = (typeof SHIFT_KINDS)[number];
 
 export type TextureKind =
   | 'asphalt' | 'tiles' | 'windows' | 'bricks' | 'slats' | 'smooth' | 'lamps' | 'rings' | 'leaves' | 'grass'
-  | 'clouds' | 'clothes' | 'bodywork' | 'bands' | 'stripes' | 'hood';
+  | 'clouds' | 'clothes' | 'bodywork' | 'bands' | 'stripes' | 'hood' | 'facets';
 
 export interface ClassStyle {
   /** Base colour, linear 0..1 RGB. */
@@ -125,11 +134,89 @@ export function sourceStyle(): DomainStyle {
   };
 }
 
+/** The target look of a shift kind at a strength in [0, 1] (0 is the source look for either kind). */
+export function targetStyle(shift: number, kind: ShiftKind): DomainStyle {
+  return kind === 'realistic' ? realisticTargetStyle(shift) : permutedTargetStyle(shift);
+}
+
+/** Fraction of a class's colour margin its realistic target colour moves at shift 1 (< 1 keeps it nearest its own). */
+export const REALISTIC_COLOUR_MOVE = 0.8;
+
+/** Half the distance from class c's source colour to the nearest other class's source colour. */
+export function colourMargin(c: number): number {
+  const own = SOURCE_CLASS_STYLES[c]!.color;
+  let nearest = Infinity;
+  SOURCE_CLASS_STYLES.forEach((other, d) => {
+    if (d !== c) nearest = Math.min(nearest, Math.hypot(own[0] - other.color[0], own[1] - other.color[1], own[2] - other.color[2]));
+  });
+  return nearest / 2;
+}
+
 /**
- * The "synthetic" look at a given shift strength in [0, 1]: 0 is the source look, 1 gives every
+ * Base colours of the realistic target: class c moves from its source colour in a fixed direction
+ * of its own by shift * REALISTIC_COLOUR_MOVE * colourMargin(c), shortened where needed to stay in
+ * [0, 1]. Since the move is below the margin, every class stays nearer its own source colour than
+ * any other class's (by the triangle inequality; tested).
+ */
+export function realisticClassColours(shift: number): [number, number, number][] {
+  const s = Math.min(1, Math.max(0, shift));
+  return SOURCE_CLASS_STYLES.map((own, c) => {
+    const rng = new Rng(hashSeed('realistic-colour', c));
+    const direction = [rng.normal(), rng.normal(), rng.normal()];
+    const norm = Math.hypot(direction[0]!, direction[1]!, direction[2]!);
+    let length = (s * REALISTIC_COLOUR_MOVE * colourMargin(c)) / norm;
+    // Largest length that keeps every channel in [0, 1].
+    for (let k = 0; k < 3; k++) {
+      const d = direction[k]!;
+      if (d > 0) length = Math.min(length, (1 - own.color[k]!) / d);
+      else if (d < 0) length = Math.min(length, -own.color[k]! / d);
+    }
+    return [0, 1, 2].map((k) => own.color[k]! + length * direction[k]!) as [number, number, number];
+  });
+}
+
+/**
+ * The realistic "rendered" look at a strength in [0, 1]: own textures in another rendering style,
+ * small per-class colour moves, and a global grade, haze, sharpness and noise change.
+ */
+export function realisticTargetStyle(shift: number): DomainStyle {
+  const s = Math.min(1, Math.max(0, shift));
+  const colours = realisticClassColours(s);
+  const classes = SOURCE_CLASS_STYLES.map((own, c): ClassLook => ({
+    color: colours[c]!,
+    textures: [
+      // Rendered textures: the same pattern with more contrast, plus the flat-shaded patches of a rasteriser.
+      { kind: own.texture, amplitude: own.amplitude * (1 + 0.4 * s) },
+      { kind: 'facets', amplitude: 0.35 * s },
+    ],
+    // Lower-resolution assets, and fewer distinct ones (instances of a class more alike).
+    textureScale: 1 / (1 + 0.6 * s),
+    instanceJitter: own.instanceJitter * (1 - 0.5 * s),
+  }));
+  return {
+    classes,
+    ego: EGO_LOOK,
+    brightness: [lerp(0.85, 0.95, s), lerp(1.1, 1.3, s)],
+    gamma: [lerp(0.92, 0.72, s), lerp(1.08, 0.9, s)],
+    cast: lerp3([1, 1, 1], [1.1, 1.0, 0.84], s),
+    castJitter: 0.03 + 0.03 * s,
+    gradient: 0.1 + 0.15 * s,
+    saturation: 1 + 0.5 * s,
+    hazeDistance: lerp(200, 90, s),
+    hazeColor: lerp3([0.74, 0.77, 0.82], [0.85, 0.78, 0.68], s),
+    // The sun is on the other side of the street.
+    shading: [1, lerp(0.78, 1.08, s), lerp(1.05, 0.72, s), 0.95, 1, 1],
+    noise: 0.015 + 0.03 * s,
+    // Rendered frames are sharper than photographs.
+    blur: lerp(0.35, 0.1, s),
+  };
+}
+
+/**
+ * The permuted look at a given shift strength in [0, 1]: 0 is the source look, 1 gives every
  * class the colour and texture of its permuted partner plus the full illumination/sensor change.
  */
-export function targetStyle(shift: number): DomainStyle {
+export function permutedTargetStyle(shift: number): DomainStyle {
   const s = Math.min(1, Math.max(0, shift));
   const classes = SOURCE_CLASS_STYLES.map((own, c): ClassLook => {
     const other = SOURCE_CLASS_STYLES[CLASS_LOOK_PERMUTATION[c]!]!;
@@ -229,6 +316,9 @@ export function textureValue(kind: TextureKind, u: number, v: number, seed: numb
       return Math.sin((2 * Math.PI * v) / 0.6) > 0.5 ? 0.7 : -0.2;
     case 'hood':
       return 0.6 * Math.max(0, 1 - Math.abs(u - 0.5) * 6) * (1 - v * 4);
+    case 'facets':
+      // Flat-shaded patches of about 0.6 m, one brightness each (a low-polygon renderer's look).
+      return lattice(Math.floor(u / 0.6), Math.floor(v / 0.6), seed + 7919 * instance);
   }
 }
 

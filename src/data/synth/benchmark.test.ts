@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { createHash } from 'node:crypto';
 import { CLASSES, CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES, cityscapesIdPalette } from '../label_maps.js';
 import { decodePng } from '../png.js';
 import { ProtosegError } from '../../errors.js';
@@ -140,7 +141,7 @@ describe('synthetic benchmark on disk', () => {
 
 describe('synthetic benchmark options', () => {
   it('fills defaults (64x128, 300/60 per domain, seed 0)', () => {
-    assert.deepEqual(resolveSynthOptions({}), { seed: 0, height: 64, width: 128, sourceTrain: 300, sourceVal: 60, targetTrain: 300, targetVal: 60, shift: 0.5 });
+    assert.deepEqual(resolveSynthOptions({}), { seed: 0, height: 64, width: 128, sourceTrain: 300, sourceVal: 60, targetTrain: 300, targetVal: 60, shift: 0.5, shiftKind: 'realistic' });
   });
   for (const [bad, pattern] of [
     [{ height: 100 }, /height must be a multiple of 32/],
@@ -148,6 +149,7 @@ describe('synthetic benchmark options', () => {
     [{ sourceTrain: -1 }, /sourceTrain must be a whole number/],
     [{ shift: 1.5 }, /shift must be a number in \[0, 1\]/],
     [{ seed: 0.5 }, /seed must be a whole number/],
+    [{ shiftKind: 'rotated' as never }, /shiftKind must be one of realistic, permuted, got "rotated"/],
   ] as const) {
     it(`rejects ${JSON.stringify(bad)} with PROTOSEG_CONFIG_INVALID`, () => {
       assert.throws(() => resolveSynthOptions(bad), (e: unknown) => e instanceof ProtosegError && e.code === 'PROTOSEG_CONFIG_INVALID' && pattern.test(e.message));
@@ -156,15 +158,39 @@ describe('synthetic benchmark options', () => {
 });
 
 describe('synthetic scenes', () => {
-  const options = resolveSynthOptions({ ...SMALL });
+  const options = resolveSynthOptions({ ...SMALL, shiftKind: 'permuted' });
+  const realistic = resolveSynthOptions({ ...SMALL, shiftKind: 'realistic' });
   const samples = {
     source: Array.from({ length: 8 }, (_, i) => synthesizeSample('source', 'train', i, options)),
     target: Array.from({ length: 8 }, (_, i) => synthesizeSample('target', 'train', i, options)),
+    realistic: Array.from({ length: 8 }, (_, i) => synthesizeSample('target', 'train', i, realistic)),
   };
   const val = {
     source: Array.from({ length: 4 }, (_, i) => synthesizeSample('source', 'val', i, options)),
     target: Array.from({ length: 4 }, (_, i) => synthesizeSample('target', 'val', i, options)),
+    realistic: Array.from({ length: 4 }, (_, i) => synthesizeSample('target', 'val', i, realistic)),
   };
+
+  it('keeps the permuted kind byte-identical to generator version 1 (same seed, same bytes)', () => {
+    // Hashes of generator version 1 (commit 0e05480), where the permuted shift was the only kind.
+    const o = resolveSynthOptions({ ...SMALL, seed: 3, shiftKind: 'permuted' });
+    const hash = (domain: 'source' | 'target', split: 'train' | 'val', index: number): string => {
+      const s = synthesizeSample(domain, split, index, o);
+      return createHash('sha256').update(s.image).update(s.trainIds).digest('hex').slice(0, 16);
+    };
+    assert.equal(hash('target', 'train', 0), '2b4d393bb7c717cc');
+    assert.equal(hash('target', 'val', 1), '57e8e1f6148996b1');
+    assert.equal(hash('source', 'train', 2), '36de09d0fb93582e');
+  });
+
+  it('realistic: the same scenes as permuted, drawn in another look, and the source is the same for both kinds', () => {
+    for (let i = 0; i < 8; i++) {
+      assert.deepEqual(samples.realistic[i]!.trainIds, samples.target[i]!.trainIds);
+      assert.ok(!Buffer.from(samples.realistic[i]!.image).equals(Buffer.from(samples.target[i]!.image)));
+      const source = synthesizeSample('source', 'train', i, realistic);
+      assert.ok(Buffer.from(source.image).equals(Buffer.from(samples.source[i]!.image)));
+    }
+  });
 
   it('lays out sky mostly in the top third and road mostly in the bottom half', () => {
     for (const domain of ['source', 'target'] as const) {
@@ -215,7 +241,7 @@ describe('synthetic scenes', () => {
     return correct / total;
   }
 
-  it('shifts per-class colour: a source-fitted colour classifier fails on the target, a target-fitted one does not', (t) => {
+  it('permuted: a source-fitted colour classifier fails on the target, a target-fitted one does not', (t) => {
     const sourceMeans = fitMeans(samples.source);
     const sourceOnSource = accuracy(sourceMeans, val.source);
     const sourceOnTarget = accuracy(sourceMeans, val.target);
@@ -227,9 +253,21 @@ describe('synthetic scenes', () => {
     assert.ok(targetOnTarget > 0.45, `target -> target pixel accuracy ${targetOnTarget.toFixed(3)}`);
   });
 
-  it('shift 0 keeps the source look (the same classifier transfers)', () => {
-    const flat = resolveSynthOptions({ ...SMALL, shift: 0 });
-    const target = Array.from({ length: 4 }, (_, i) => synthesizeSample('target', 'val', i, flat));
-    assert.ok(accuracy(fitMeans(samples.source), target) > 0.5);
+  it('realistic: a source-fitted colour classifier degrades on the target but far less than on the permuted one', (t) => {
+    const sourceMeans = fitMeans(samples.source);
+    const sourceOnSource = accuracy(sourceMeans, val.source);
+    const sourceOnRealistic = accuracy(sourceMeans, val.realistic);
+    const sourceOnPermuted = accuracy(sourceMeans, val.target);
+    t.diagnostic(`nearest class-mean colour pixel accuracy: source->source ${sourceOnSource.toFixed(3)}, source->realistic ${sourceOnRealistic.toFixed(3)}, source->permuted ${sourceOnPermuted.toFixed(3)}`);
+    assert.ok(sourceOnRealistic < sourceOnSource - 0.1, `the realistic target is too easy: ${sourceOnRealistic.toFixed(3)} vs ${sourceOnSource.toFixed(3)} on the source`);
+    assert.ok(sourceOnRealistic > sourceOnPermuted + 0.1, `the realistic target is as hard as the permuted one: ${sourceOnRealistic.toFixed(3)} vs ${sourceOnPermuted.toFixed(3)}`);
   });
+
+  for (const shiftKind of ['permuted', 'realistic'] as const) {
+    it(`${shiftKind}: shift 0 keeps the source look (the same classifier transfers)`, () => {
+      const flat = resolveSynthOptions({ ...SMALL, shift: 0, shiftKind });
+      const target = Array.from({ length: 4 }, (_, i) => synthesizeSample('target', 'val', i, flat));
+      assert.ok(accuracy(fitMeans(samples.source), target) > 0.5);
+    });
+  }
 });

@@ -9,13 +9,13 @@ import { ProtosegError } from '../../errors.js';
 import type { ProgressReporter } from '../../progress.js';
 import { CLASS_NAMES, IGNORE_INDEX, NUM_CLASSES, TRAIN_ID_TO_ID, cityscapesIdPalette } from '../label_maps.js';
 import { encodePng } from '../png.js';
-import { renderImage, sourceStyle, targetStyle, type DomainStyle } from './appearance.js';
+import { SHIFT_KINDS, renderImage, sourceStyle, targetStyle, type DomainStyle, type ShiftKind } from './appearance.js';
 import { rasterizeScene } from './raster.js';
 import { Rng, hashSeed } from './rng.js';
 import { SOURCE_LAYOUT, featuredFor, generateScene, requiredClasses, targetLayout, type LayoutParams } from './scene.js';
 
 /** Bumped whenever the generator's output changes, so cached benchmarks are regenerated. */
-export const SYNTH_GENERATOR_VERSION = 1;
+export const SYNTH_GENERATOR_VERSION = 2;
 
 export type SynthProgress = ProgressReporter;
 
@@ -35,10 +35,16 @@ export interface SynthOptions {
    * source class, with the full illumination, haze, blur, noise and layout changes.
    */
   shift: number;
+  /**
+   * What kind of shift: `realistic` (the target is drawn in another rendering style and colour grade,
+   * every class staying nearest its own source look) or `permuted` (every class takes on another
+   * class's look: a stress test no self-training can be expected to undo). See appearance.ts.
+   */
+  shiftKind: ShiftKind;
 }
 
 export const DEFAULT_SYNTH_OPTIONS: Readonly<SynthOptions> = {
-  seed: 0, height: 64, width: 128, sourceTrain: 300, sourceVal: 60, targetTrain: 300, targetVal: 60, shift: 0.5,
+  seed: 0, height: 64, width: 128, sourceTrain: 300, sourceVal: 60, targetTrain: 300, targetVal: 60, shift: 0.5, shiftKind: 'realistic',
 };
 
 export type SynthDomain = 'source' | 'target';
@@ -85,6 +91,7 @@ export function synthOptionsProblem(o: SynthOptions): string | undefined {
   if (o.targetTrain + o.targetVal > 99999) return `targetTrain + targetVal must be at most 99999 (5-digit GTA5 names), got ${o.targetTrain + o.targetVal}`;
   if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) return `seed must be a whole number in [0, 4294967295], got ${String(o.seed)}`;
   if (typeof o.shift !== 'number' || !(o.shift >= 0 && o.shift <= 1)) return `shift must be a number in [0, 1], got ${String(o.shift)}`;
+  if (!(SHIFT_KINDS as readonly string[]).includes(o.shiftKind)) return `shiftKind must be one of ${SHIFT_KINDS.join(', ')}, got ${JSON.stringify(o.shiftKind)}`;
   return undefined;
 }
 
@@ -93,7 +100,7 @@ export function resolveSynthOptions(options: Partial<SynthOptions> = {}): SynthO
   const resolved: SynthOptions = { ...DEFAULT_SYNTH_OPTIONS };
   for (const key of Object.keys(DEFAULT_SYNTH_OPTIONS) as (keyof SynthOptions)[]) {
     const value = options[key];
-    if (value !== undefined) resolved[key] = value;
+    if (value !== undefined) (resolved as Record<keyof SynthOptions, unknown>)[key] = value;
   }
   const problem = synthOptionsProblem(resolved);
   if (problem !== undefined) throw new ProtosegError('PROTOSEG_CONFIG_INVALID', `synthetic benchmark options: ${problem}.`);
@@ -132,8 +139,8 @@ interface DomainSetup {
   style: DomainStyle;
 }
 
-function domainSetup(domain: SynthDomain, shift: number): DomainSetup {
-  return domain === 'source' ? { layout: SOURCE_LAYOUT, style: sourceStyle() } : { layout: targetLayout(shift), style: targetStyle(shift) };
+function domainSetup(domain: SynthDomain, shift: number, kind: ShiftKind): DomainSetup {
+  return domain === 'source' ? { layout: SOURCE_LAYOUT, style: sourceStyle() } : { layout: targetLayout(shift), style: targetStyle(shift, kind) };
 }
 
 /**
@@ -141,7 +148,7 @@ function domainSetup(domain: SynthDomain, shift: number): DomainSetup {
  * how many other images are generated. A scene that hides one of its required classes behind
  * others is redrawn (up to 6 times, deterministically).
  */
-export function synthesizeSample(domain: SynthDomain, split: SynthSplit, index: number, options: SynthOptions, setup = domainSetup(domain, options.shift)): SynthSample {
+export function synthesizeSample(domain: SynthDomain, split: SynthSplit, index: number, options: SynthOptions, setup = domainSetup(domain, options.shift, options.shiftKind)): SynthSample {
   const featured = featuredFor(index);
   const required = requiredClasses(featured);
   let best: { raster: ReturnType<typeof rasterizeScene>; seed: number; present: number } | undefined;
@@ -206,7 +213,7 @@ export async function generateBenchmark(options: Partial<SynthOptions> & { out: 
     target: { train: resolved.targetTrain, val: resolved.targetVal },
   };
   for (const domain of ['source', 'target'] as const) {
-    const setup = domainSetup(domain, resolved.shift);
+    const setup = domainSetup(domain, resolved.shift, resolved.shiftKind);
     for (const split of ['train', 'val'] as const) {
       const total = counts[domain][split];
       const summary = summaries[domain][split];

@@ -114,7 +114,7 @@ export class Rng {
 }
 
 /** Hash of integer lattice coordinates to [-1, 1]: the value at each noise lattice point. */
-function lattice(ix: number, iy: number, seed: number): number {
+export function lattice(ix: number, iy: number, seed: number): number {
   let h = Math.imul(ix, 0x27d4eb2d) ^ Math.imul(iy, 0x165667b1) ^ seed;
   h = Math.imul(h ^ (h >>> 15), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
