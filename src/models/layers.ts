@@ -122,16 +122,29 @@ export interface BatchNormOptions {
 }
 
 /**
+ * Which moving statistics a BatchNorm uses and updates: 'source' (also the shared statistics of a
+ * model trained without per-domain statistics) or 'target'.
+ */
+export type StatisticsDomain = 'source' | 'target';
+export const STATISTICS_DOMAINS: readonly StatisticsDomain[] = ['source', 'target'];
+
+/**
  * Batch normalisation over [batch, height, width] per channel. Training uses protoseg's op with a
  * closed-form gradient; the moving statistics are updated after the op, off the gradient path.
+ * There is one pair of moving statistics per domain (buffers moving_mean / moving_variance for the
+ * source, target_moving_mean / target_moving_variance for the target, which a state dict without
+ * them fills from the source pair); `domain` says which pair forward reads and updates.
  */
 export class BatchNorm extends Module {
   readonly gamma: tf.Variable;
   readonly beta: tf.Variable;
-  readonly movingMean: tf.Variable;
-  readonly movingVariance: tf.Variable;
   readonly epsilon: number;
   readonly momentum: number;
+  /** The statistics forward reads (eval) and updates (training). */
+  domain: StatisticsDomain = 'source';
+  private readonly statistics: Record<StatisticsDomain, { mean: tf.Variable; variance: tf.Variable }>;
+  /** While set: batches seen since estimation began; updates are then a plain running average (AdaBN). */
+  private estimatedBatches: number | undefined;
 
   constructor(init: Initializer, options: BatchNormOptions) {
     super();
@@ -144,8 +157,37 @@ export class BatchNorm extends Module {
     const c = options.channels;
     this.gamma = this.addParameter('gamma', init.constant([c], 1), 'bn');
     this.beta = this.addParameter('beta', init.constant([c], 0), 'bn');
-    this.movingMean = this.addBuffer('moving_mean', tf.zeros([c]));
-    this.movingVariance = this.addBuffer('moving_variance', tf.ones([c]));
+    const sourceMean = this.addBuffer('moving_mean', tf.zeros([c]));
+    const sourceVariance = this.addBuffer('moving_variance', tf.ones([c]));
+    this.statistics = {
+      source: { mean: sourceMean, variance: sourceVariance },
+      target: { mean: this.addBuffer('target_moving_mean', tf.zeros([c]), 'moving_mean'), variance: this.addBuffer('target_moving_variance', tf.ones([c]), 'moving_variance') },
+    };
+  }
+
+  /** Moving mean of the active domain. */
+  get movingMean(): tf.Variable {
+    return this.statistics[this.domain].mean;
+  }
+
+  /** Moving variance (unbiased) of the active domain. */
+  get movingVariance(): tf.Variable {
+    return this.statistics[this.domain].variance;
+  }
+
+  /** Overwrites one domain's moving statistics with another's. */
+  copyStatistics(from: StatisticsDomain, to: StatisticsDomain): void {
+    if (from === to) return;
+    this.statistics[to].mean.assign(this.statistics[from].mean);
+    this.statistics[to].variance.assign(this.statistics[from].variance);
+  }
+
+  /**
+   * Starts (true) or ends (false) estimating the active domain's statistics from scratch: while on,
+   * each training-mode batch enters an equal-weight running average instead of the momentum update.
+   */
+  estimateStatistics(on: boolean): void {
+    this.estimatedBatches = on ? 0 : undefined;
   }
 
   /** Normalised x; with `relu`, max(0, that) (fused into one kernel where the backend has it). */
@@ -161,9 +203,14 @@ export class BatchNorm extends Module {
       const count = x.shape[0] * x.shape[1] * x.shape[2];
       // Moving variance is unbiased (as PyTorch and TF); the op's batch variance is the biased one.
       const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance;
-      const m = this.momentum;
-      this.movingMean.assign(tf.add(tf.mul(this.movingMean, 1 - m), tf.mul(mean, m)));
-      this.movingVariance.assign(tf.add(tf.mul(this.movingVariance, 1 - m), tf.mul(unbiased, m)));
+      let m = this.momentum;
+      if (this.estimatedBatches !== undefined) {
+        this.estimatedBatches += 1;
+        m = 1 / this.estimatedBatches;
+      }
+      const { mean: movingMean, variance: movingVariance } = this.statistics[this.domain];
+      movingMean.assign(tf.add(tf.mul(movingMean, 1 - m), tf.mul(mean, m)));
+      movingVariance.assign(tf.add(tf.mul(movingVariance, 1 - m), tf.mul(unbiased, m)));
       return y as tf.Tensor4D;
     });
   }

@@ -31,7 +31,7 @@ describe('Module', () => {
       m.namedParameters().map((p) => [p.name, p.group]),
       [['conv.kernel', 'conv'], ['conv.bias', 'conv'], ['bn.gamma', 'bn'], ['bn.beta', 'bn']],
     );
-    assert.deepEqual([...m.buffers().keys()], ['bn.moving_mean', 'bn.moving_variance']);
+    assert.deepEqual([...m.buffers().keys()], ['bn.moving_mean', 'bn.moving_variance', 'bn.target_moving_mean', 'bn.target_moving_variance']);
     assert.equal(m.countParameters(), 3 * 3 * 3 * 4 + 4 + 4 + 4);
     // Moving statistics are not trainable, so tf.variableGrads leaves them out.
     assert.ok([...m.buffers().values()].every((v) => !v.trainable));
@@ -84,7 +84,7 @@ describe('Module', () => {
   it('dispose frees every variable, twice is harmless', () => {
     const before = tf.memory().numTensors;
     const m = new Tiny(1);
-    assert.equal(tf.memory().numTensors, before + 6);
+    assert.equal(tf.memory().numTensors, before + 8);
     m.dispose();
     m.dispose();
     assert.equal(tf.memory().numTensors, before);
@@ -102,6 +102,53 @@ describe('Module', () => {
     const z = bn.forward(x, { training: false });
     assert.ok(Math.abs(z.dataSync()[0]! - (1 - 0.3) / Math.sqrt(0.9 + 0.1 * 14 / 3)) < 1e-5);
     tf.dispose([x, y, z]);
+    bn.dispose();
+  });
+
+  it('BatchNorm per-domain statistics: training updates only the active domain; eval reads it; a state dict without target buffers fills them from the source', () => {
+    const bn = new BatchNorm(new Initializer(0), { channels: 1, momentum: 0.5, epsilon: 0 });
+    const x = tf.tensor4d([1, 2, 3, 6], [1, 2, 2, 1]);
+    bn.domain = 'target';
+    tf.dispose(bn.forward(x, { training: true }));
+    // target: 0.5 * 0 + 0.5 * 3; source untouched.
+    assert.ok(Math.abs(bn.movingMean.dataSync()[0]! - 1.5) < 1e-6);
+    bn.domain = 'source';
+    assert.equal(bn.movingMean.dataSync()[0], 0);
+    assert.equal(bn.movingVariance.dataSync()[0], 1);
+    const sourceOut = bn.forward(x, { training: false });
+    bn.domain = 'target';
+    const targetOut = bn.forward(x, { training: false });
+    assert.ok(Math.abs(sourceOut.dataSync()[0]! - 1) < 1e-6);
+    assert.ok(Math.abs(targetOut.dataSync()[0]! - (1 - 1.5) / Math.sqrt(0.5 + 0.5 * 14 / 3)) < 1e-5);
+    bn.copyStatistics('source', 'target');
+    assert.equal(bn.movingMean.dataSync()[0], 0);
+    // An older state dict (no target buffers) loads, and the target pair takes the source values.
+    const other = new BatchNorm(new Initializer(1), { channels: 1 });
+    other.loadStateDict({
+      gamma: { shape: [1], data: Float32Array.of(2) }, beta: { shape: [1], data: Float32Array.of(0) },
+      moving_mean: { shape: [1], data: Float32Array.of(4) }, moving_variance: { shape: [1], data: Float32Array.of(9) },
+    });
+    other.domain = 'target';
+    assert.equal(other.movingMean.dataSync()[0], 4);
+    assert.equal(other.movingVariance.dataSync()[0], 9);
+    tf.dispose([x, sourceOut, targetOut]);
+    bn.dispose();
+    other.dispose();
+  });
+
+  it('BatchNorm estimateStatistics: an equal-weight average of the batches seen (AdaBN), then momentum again', () => {
+    const bn = new BatchNorm(new Initializer(0), { channels: 1, momentum: 0.1, epsilon: 0 });
+    const a = tf.tensor4d([1, 3], [1, 1, 2, 1]);
+    const b = tf.tensor4d([5, 9], [1, 1, 2, 1]);
+    bn.estimateStatistics(true);
+    tf.dispose([bn.forward(a, { training: true }), bn.forward(b, { training: true })]);
+    bn.estimateStatistics(false);
+    // Means 2 and 7 -> 4.5; unbiased variances 2 and 8 -> 5 (the initial 0 / 1 are forgotten).
+    assert.ok(Math.abs(bn.movingMean.dataSync()[0]! - 4.5) < 1e-6);
+    assert.ok(Math.abs(bn.movingVariance.dataSync()[0]! - 5) < 1e-5);
+    tf.dispose(bn.forward(a, { training: true }));
+    assert.ok(Math.abs(bn.movingMean.dataSync()[0]! - (0.9 * 4.5 + 0.1 * 2)) < 1e-5);
+    tf.dispose([a, b]);
     bn.dispose();
   });
 

@@ -69,6 +69,8 @@ export class Initializer {
 export abstract class Module {
   private readonly ownParameters = new Map<string, { variable: tf.Variable; group: ParamGroup }>();
   private readonly ownBuffers = new Map<string, tf.Variable>();
+  /** Buffer name -> sibling buffer whose value a state dict without this buffer provides (older checkpoints). */
+  private readonly bufferFallbacks = new Map<string, string>();
   private readonly children = new Map<string, Module>();
   private disposed = false;
 
@@ -82,13 +84,35 @@ export abstract class Module {
     return variable;
   }
 
-  /** Registers non-trainable state (e.g. BN moving mean); takes ownership of `initial`. */
-  protected addBuffer(name: string, initial: tf.Tensor): tf.Variable {
+  /**
+   * Registers non-trainable state (e.g. BN moving mean); takes ownership of `initial`. `fallback`
+   * names a sibling buffer registered before it whose value loadStateDict takes when a state dict
+   * lacks this one (state written before the buffer existed, e.g. Keras weights or older checkpoints).
+   */
+  protected addBuffer(name: string, initial: tf.Tensor, fallback?: string): tf.Variable {
     this.checkFreeName(name);
+    if (fallback !== undefined && !this.ownBuffers.has(fallback)) {
+      throw new ProtosegError('PROTOSEG_INTERNAL', `Module: buffer "${name}" falls back to "${fallback}", which is not a buffer registered before it.`);
+    }
     const variable = tf.variable(initial, false);
     initial.dispose();
     this.ownBuffers.set(name, variable);
+    if (fallback !== undefined) this.bufferFallbacks.set(name, fallback);
     return variable;
+  }
+
+  /** Hierarchical buffer name -> the hierarchical name of its fallback (see addBuffer). */
+  bufferFallbackNames(prefix = ''): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const [name, fallback] of this.bufferFallbacks) out.set(prefix + name, prefix + fallback);
+    for (const [name, child] of this.children) for (const [k, v] of child.bufferFallbackNames(`${prefix}${name}.`)) out.set(k, v);
+    return out;
+  }
+
+  /** This module and every descendant, depth first in registration order. */
+  *modules(): Generator<Module> {
+    yield this;
+    for (const child of this.children.values()) yield* child.modules();
   }
 
   protected addModule<M extends Module>(name: string, module: M): M {
@@ -151,9 +175,13 @@ export abstract class Module {
    * Overwrites parameters and buffers from `dict`. Every shape is checked before anything is written,
    * so a failed load leaves the module unchanged.
    */
-  loadStateDict(dict: StateDict, options: LoadStateDictOptions = {}): void {
+  loadStateDict(input: StateDict, options: LoadStateDictOptions = {}): void {
     const strict = options.strict ?? true;
     const targets = new Map<string, tf.Variable>([...this.parameters(), ...this.buffers()]);
+    const dict: StateDict = { ...input };
+    for (const [name, fallback] of this.bufferFallbackNames()) {
+      if (!(name in dict) && dict[fallback] !== undefined) dict[name] = dict[fallback]!;
+    }
     if (strict) {
       const missing = [...targets.keys()].filter((k) => !(k in dict));
       const unexpected = Object.keys(dict).filter((k) => !targets.has(k));

@@ -10,6 +10,7 @@ import { IMAGENET_MEAN, IMAGENET_STD, type Encoder, type InputNormalization } fr
 import { createEncoder, getEncoderSpec, type EncoderOptions } from './encoders/registry.js';
 import { CosineClassifier } from './heads/cosine_classifier.js';
 import { ProjectionHead } from './heads/projection_head.js';
+import { BatchNorm, STATISTICS_DOMAINS, type StatisticsDomain } from './layers.js';
 import { Initializer, Module, type ParamGroup } from './module.js';
 
 /**
@@ -81,6 +82,13 @@ export type ModelOutput = {
 };
 
 export type EmbedOutput = Omit<ModelOutput, 'logits'>;
+
+export type DecoderOutput = {
+  /** Pixel logits [batch, height, width, classes] at the input resolution. */
+  logits: tf.Tensor4D;
+  /** The features the decoder's final 1x1 conv reads, [batch, height/s, width/s, C] (s = the encoder's finest stride). */
+  features: tf.Tensor4D;
+};
 
 export class SegmentationModel extends Module {
   readonly options: ResolvedModelOptions;
@@ -192,6 +200,66 @@ export class SegmentationModel extends Module {
   predictLogits(images: tf.Tensor4D): tf.Tensor4D {
     this.checkInput(images, 'SegmentationModel.predictLogits');
     return tf.tidy(() => this.decoder.forward(this.encoder.forward(images, { training: false }), [images.shape[1], images.shape[2]], { training: false }));
+  }
+
+  /**
+   * Decoder logits and the decoder features that make them (no projection head or cosine classifier):
+   * the evaluated network with the space its classifier reads. The caller disposes the outputs.
+   */
+  forwardDecoder(images: tf.Tensor4D, options: ModelForwardOptions = {}): DecoderOutput {
+    this.checkInput(images, 'SegmentationModel.forwardDecoder');
+    const training = options.training ?? false;
+    return tf.tidy(() => this.decoder.forwardWithFeatures(this.encoder.forward(images, { training }), [images.shape[1], images.shape[2]], { training }));
+  }
+
+  /** Channels of forwardDecoder's features. */
+  get decoderFeatureChannels(): number {
+    return this.decoder.featureChannels;
+  }
+
+  private batchNorms(): BatchNorm[] {
+    return [...this.modules()].filter((m): m is BatchNorm => m instanceof BatchNorm);
+  }
+
+  /** The domain whose BN moving statistics forward reads (eval) and updates (training). */
+  get statisticsDomain(): StatisticsDomain {
+    return this.batchNorms()[0]?.domain ?? 'source';
+  }
+
+  /** Makes every BN layer read and update `domain`'s moving statistics. */
+  setStatisticsDomain(domain: StatisticsDomain): void {
+    if (!STATISTICS_DOMAINS.includes(domain)) throw new ProtosegError('PROTOSEG_INTERNAL', `setStatisticsDomain: expected one of ${STATISTICS_DOMAINS.join(', ')}, got ${String(domain)}.`);
+    for (const bn of this.batchNorms()) bn.domain = domain;
+  }
+
+  /** Copies one domain's BN moving statistics over another's (e.g. target := source before adapting). */
+  copyStatistics(from: StatisticsDomain, to: StatisticsDomain): void {
+    for (const bn of this.batchNorms()) bn.copyStatistics(from, to);
+  }
+
+  /**
+   * Re-estimates `domain`'s BN statistics from scratch (AdaBN): every batch `images` yields is run in
+   * training mode and enters an equal-weight average of its batch statistics; no parameter changes.
+   * Restores the statistics domain that was active. Returns the number of batches.
+   */
+  async estimateStatistics(domain: StatisticsDomain, batches: AsyncIterable<tf.Tensor4D>): Promise<number> {
+    const previous = this.statisticsDomain;
+    const layers = this.batchNorms();
+    this.setStatisticsDomain(domain);
+    layers.forEach((bn) => bn.estimateStatistics(true));
+    let count = 0;
+    try {
+      for await (const images of batches) {
+        this.checkInput(images, 'SegmentationModel.estimateStatistics');
+        tf.dispose(this.forwardDecoder(images, { training: true }));
+        images.dispose();
+        count += 1;
+      }
+    } finally {
+      layers.forEach((bn) => bn.estimateStatistics(false));
+      this.setStatisticsDomain(previous);
+    }
+    return count;
   }
 
   /** Embeddings and cell logits only (no decoder, encoder stops at projectionStride); for bank passes. */

@@ -51,8 +51,25 @@ export class UnetDecoder extends Module {
     this.classifier = this.addModule('classifier', new Conv2d(init, { inChannels, outChannels: numClasses, kernelSize: 1, bias: true, group: 'head', init: 'xavier' }));
   }
 
+  /** Channels of the features the final 1x1 conv reads. */
+  get featureChannels(): number {
+    return this.classifier.kernel.shape[2]!;
+  }
+
   /** skips (high -> low resolution) -> logits [batch, height, width, classes] at `outputSize`. */
   forward(skips: readonly tf.Tensor4D[], outputSize: [number, number], options: ForwardOptions): tf.Tensor4D {
+    return tf.tidy(() => {
+      const { logits, features } = this.forwardWithFeatures(skips, outputSize, options);
+      features.dispose();
+      return logits;
+    });
+  }
+
+  /**
+   * Logits at `outputSize` and the features the final 1x1 conv reads, [batch, h, w, featureChannels]
+   * at the finest skip's stride (the space the evaluated classifier works in).
+   */
+  forwardWithFeatures(skips: readonly tf.Tensor4D[], outputSize: [number, number], options: ForwardOptions): { logits: tf.Tensor4D; features: tf.Tensor4D } {
     return tf.tidy(() => {
       const levels = skips.length - 1;
       let x = skips[levels]!;
@@ -62,7 +79,7 @@ export class UnetDecoder extends Module {
         x = block.forward(tf.concat([up, skip], 3), options);
       });
       const logits = this.classifier.forward(x);
-      return this.finestStride === 1 ? logits : resizeBilinear(logits, outputSize);
+      return { logits: this.finestStride === 1 ? logits : resizeBilinear(logits, outputSize), features: x };
     });
   }
 }
