@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initTestBackend } from '../test_utils/backend.js';
 import { Rng } from '../data/rng.js';
-import { clusterBank, clusterPurity, kmeans, warmStartCentroids } from './kmeans.js';
+import { clusterPurity } from '../metrics/diagnostics.js';
+import { clusterBank, kmeans, warmStartCentroids } from './kmeans.js';
 import { MemoryBank } from './memory_bank.js';
 import { sourcePrototypes } from './prototypes.js';
 

@@ -10,6 +10,7 @@
  * (PCS stores -1 there, pitfall j.5).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { clusterPurity } from '../metrics/diagnostics.js';
 import { ProtosegError } from '../errors.js';
 import { Rng, hashSeed } from '../data/rng.js';
 import type { MemoryBank } from './memory_bank.js';
@@ -432,30 +433,6 @@ export function warmStartCentroids(bank: MemoryBank, sourcePrototypes?: Prototyp
     });
   }
   return { init, initMask, from };
-}
-
-/**
- * Share of labelled rows whose label is the majority label of their cluster (logging only). Rows with
- * a negative label are unlabelled and skipped; NaN when no row is labelled.
- */
-export function clusterPurity(assignments: Int32Array, labels: ArrayLike<number>): number {
-  if (assignments.length !== labels.length) {
-    throw new ProtosegError('PROTOSEG_SHAPE_MISMATCH', `clusterPurity: expected one label per assignment (${assignments.length}), got ${labels.length}.`);
-  }
-  const table = new Map<number, Map<number, number>>();
-  let labelled = 0;
-  for (let i = 0; i < assignments.length; i++) {
-    const y = labels[i]!;
-    if (y < 0) continue;
-    labelled++;
-    let row = table.get(assignments[i]!);
-    if (row === undefined) table.set(assignments[i]!, (row = new Map()));
-    row.set(y, (row.get(y) ?? 0) + 1);
-  }
-  if (labelled === 0) return NaN;
-  let majority = 0;
-  for (const row of table.values()) majority += Math.max(...row.values());
-  return majority / labelled;
 }
 
 export interface ClusterBankOptions {

@@ -16,6 +16,7 @@ import { maxSquaresLoss } from '../losses/max_squares_loss.js';
 import { mimDiversityLoss, mimEntropyLoss, uniformClassMarginal, updateClassMarginal } from '../losses/mim_loss.js';
 import { pixelCrossEntropyLoss } from '../losses/pixel_cross_entropy_loss.js';
 import { protoNceLoss, type ClusteringRun } from '../losses/proto_nce_loss.js';
+import type { Diagnostics } from '../metrics/diagnostics.js';
 import type { SegmentationModel } from '../models/segmentation_model.js';
 import { clusterBank } from './kmeans.js';
 import { MemoryBank, type BankBatch } from './memory_bank.js';
@@ -51,6 +52,8 @@ export interface ProtoAdapterOptions {
   targetIds: readonly string[];
   /** Ids of the labelled (few-shot) source images. */
   labelledSourceIds: ReadonlySet<string>;
+  /** Ground-truth diagnostics: region labels and clusterings are reported to it (never read back). */
+  diagnostics?: Diagnostics;
 }
 
 /** Epoch-start statistics for metrics.jsonl. */
@@ -156,7 +159,16 @@ export class ProtoAdapter {
     const { cells, labelled } = this.groundTruthCells(domain, batch);
     const regions = mergeRegionLabels(pseudo, cells, labelled);
     const instances = computeInstances(embeddings, regions.labels, regions.confidence, { minCells: this.options.pcs.minCells });
-    const bankBatch = toBankBatch(instances, this.datasetIndices(domain, batch.ids));
+    const datasetIndices = this.datasetIndices(domain, batch.ids);
+    const bankBatch = toBankBatch(instances, datasetIndices);
+    const diagnostics = this.options.diagnostics;
+    if (diagnostics !== undefined) {
+      const [, h, w] = embeddings.shape;
+      const stride = this.model.projectionStride;
+      diagnostics.regions(domain, batch.ids, datasetIndices, regions.labels, h, w, stride);
+      // Target regions are all pseudo-labels (the cosine classifier's argmax, no confidence filter).
+      if (domain === 'target') diagnostics.pseudoLabels('target', batch.ids, regions.labels, h, w, stride);
+    }
     return { instances, bankBatch, labelled };
   }
 
@@ -355,6 +367,10 @@ export class ProtoAdapter {
         iterations: pcs.kmeansIterations,
         seed: hashSeed(seed, epoch, d),
         phiFloor: pcs.phiFloor,
+      });
+      clustering.slotAssignments.forEach((bySlot, m) => {
+        const slots = Int32Array.from(bySlot.keys()).filter((slot) => bySlot[slot]! >= 0);
+        this.options.diagnostics?.clustering(domain, `k${clustering.runs[m]!.centroids.length / bank.dims}`, slots, Int32Array.from(slots, (slot) => bySlot[slot]!));
       });
       this.clusters[domain] = clustering.runs.map((run, m) => ({
         k: run.centroids.length / bank.dims,

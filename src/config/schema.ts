@@ -11,7 +11,8 @@ const nonNegativeInt = () => z.number().int().nonnegative();
 const probability = () => z.number().min(0).max(1);
 
 export const DATASET_NAMES = ['synthetic', 'cityscapes', 'gta5', 'folder'] as const;
-export const METHOD_NAMES = ['pcs', 'source-only', 'target-oracle', 'max-squares'] as const;
+export const METHOD_NAMES = ['pcs', 'pcs-seed', 'source-only', 'source-oracle', 'target-oracle', 'adabn', 'max-squares'] as const;
+export type MethodName = (typeof METHOD_NAMES)[number];
 export const LOSS_CONFIG_NAMES = [
   'pixelCrossEntropy',
   'cosineCrossEntropy',
@@ -119,14 +120,15 @@ export const configSchema = z.strictObject({
 
   train: z
     .strictObject({
-      steps: positiveInt().default(300).describe('source-only / target-oracle / warm-up: optimisation steps'),
-      epochs: nonNegativeInt().default(5).describe('pcs / max-squares: adaptation epochs after the warm-up'),
-      stepsPerEpoch: positiveInt().default(40).describe('pcs / max-squares: iterations per adaptation epoch (each is a source and a target step)'),
+      steps: positiveInt().default(300).describe('warm-up on the labelled source images (the source-only baseline every adapting method starts from): optimisation steps'),
+      oracleSteps: positiveInt().default(3000).describe('target-oracle / source-oracle: optimisation steps of their own, longer schedule (long enough to converge: see docs/method.md)'),
+      epochs: nonNegativeInt().default(5).describe('adapting methods (pcs, pcs-seed, max-squares): adaptation epochs after the warm-up'),
+      stepsPerEpoch: positiveInt().default(40).describe('adapting methods: iterations per adaptation epoch'),
       logEvery: positiveInt().default(10).describe('steps between metrics.jsonl lines'),
       checkpointEvery: positiveInt().default(50).describe('steps between checkpoints (a kill loses at most this many)'),
-      evalEvery: nonNegativeInt().default(0).describe('warm-up / source-only: steps between evaluations on source val (0: only at its end); adaptation evaluates at every epoch end'),
+      evalEvery: nonNegativeInt().default(0).describe('warm-up: steps between evaluations (source val, and target val for the curves; 0: only at its end); adaptation evaluates at every epoch end'),
       selection: z.enum(['source-val', 'none']).default('source-val').describe('split the "best" checkpoint is chosen on; never the target labels'),
-      reuseBaseline: z.boolean().default(true).describe('pcs / max-squares: reuse a cached source-only warm-up with the same data/model/optimizer/seed, backend and native thread count instead of training it again'),
+      reuseBaseline: z.boolean().default(true).describe('methods that start from the source-only warm-up: reuse a cached one with the same data/model/optimizer/seed, backend and native thread count instead of training it again'),
     })
     .prefault({}),
 

@@ -1,39 +1,40 @@
 /**
- * The training loop. It reads like the algorithm appendix (algorithm.md): warm-up on the few labelled
- * source images (this is the source-only baseline), bank initialisation, then per adaptation epoch:
- * APCL + k-means, and iterations of a source step and a target step. Checkpoints are written
+ * The training loop, one for every method (adaptation/methods/): a warm-up (supervised: the
+ * source-only baseline on the few labelled source images, or an oracle's own longer schedule), then,
+ * for methods that adapt, the method's init and per epoch its start (k-means, APCL, ...) and its
+ * optimisation steps per iteration. The loop does not know which method runs. Checkpoints are written
  * atomically every `train.checkpointEvery` steps; `resume` continues from the latest one.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { ProtoAdapter, batchImages, batchLabels, type EpochStartReport, type StepPlan } from '../adaptation/proto_adapter.js';
+import type { IterationBatches, MethodContext, MethodState, StateArrays, StreamName, UdaMethod } from '../adaptation/methods/method.js';
+import { methodSpec, statisticsDomainFor, type WarmupKind } from '../adaptation/methods/registry.js';
+import { supervisedTerms } from '../adaptation/methods/supervised_terms.js';
 import type { Config } from '../config/schema.js';
 import { validateConfig } from '../config/load.js';
 import { BatchLoader, type Batch } from '../data/batch_loader.js';
-import { firstSamples, type Dataset } from '../data/dataset.js';
-import { CLASS_NAMES } from '../data/label_maps.js';
+import type { Dataset } from '../data/dataset.js';
 import { hashSeed } from '../data/rng.js';
+import { CLASS_LOOK_PERMUTATION } from '../data/synth/appearance.js';
 import { ProtosegError } from '../errors.js';
-import { datasetEvalSamples } from '../eval/dataset_samples.js';
-import { evaluateModel } from '../eval/evaluate.js';
+import { evaluateSplit, type SplitEvaluation } from '../eval/evaluate_split.js';
 import { initBackend, type BackendName } from '../kernels/backend.js';
-import { cosineCrossEntropyLoss } from '../losses/cosine_cross_entropy_loss.js';
-import { downsampleLabels } from '../losses/cell_labels.js';
-import { pixelCrossEntropyLoss } from '../losses/pixel_cross_entropy_loss.js';
+import { Diagnostics, lookPartnerShare } from '../metrics/diagnostics.js';
 import type { Metrics } from '../metrics/iou.js';
 import { createModel, type SegmentationModel } from '../models/segmentation_model.js';
 import { writeReport } from '../report/report.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
 import { BatchStream, type StreamPosition } from './batch_stream.js';
 import { loadLatestCheckpoint, saveCheckpoint, type CheckpointContents } from './checkpoint.js';
-import { prepareData, type RunData } from './data_setup.js';
+import { prepareData } from './data_setup.js';
 import { Optimizer, type OptimizerState, type TrainableParam } from './optimizer.js';
 import { RunFiles } from './run_files.js';
 import { learningRate } from './schedule.js';
 import { NumericalFault, recoverFromFault, trainStep, type LossTerms } from './train_step.js';
+
+export { supervisedTerms };
 
 export interface TrainOptions {
   outDir: string;
@@ -49,13 +50,22 @@ export interface TrainOptions {
   cacheDir?: string;
 }
 
+/** Ground-truth diagnostics of the final model (where the split has labels). */
+export interface FinalDiagnostics {
+  /** mIoU of the cosine head at its own stride (cells mode-pooled from the labels). */
+  cellHead: { source: number | null; target: number | null };
+  /** Share (%) of each target class's pixels predicted as its look partner (permuted benchmark only). */
+  lookPartnerShare?: Record<string, number | null>;
+}
+
 export interface RunMetrics {
   source: Metrics;
   target: Metrics;
-  /** The source-only model the adaptation started from (pcs / max-squares). */
+  /** The source-only model the adaptation started from. */
   baseline?: { source: Metrics; target: Metrics };
   /** Which split chose the "best" checkpoint, and its step. */
   selection?: { split: string; step: number; mIoU: number } | null;
+  diagnostics?: FinalDiagnostics;
 }
 
 export interface TrainResult {
@@ -76,9 +86,10 @@ interface RunState {
   warmupStep: number;
   epoch: number;
   iteration: number;
-  /** APCL + k-means already ran for `epoch` (they are in the checkpoint). */
+  /** The method's epoch start already ran for `epoch` (its effect is in the checkpoint). */
   epochStarted: boolean;
-  banksReady: boolean;
+  /** The method's init ran (banks, AdaBN, teacher). */
+  methodReady: boolean;
   lrScale: number;
   numericalRecoveries: number;
   best: { mIoU: number; step: number } | null;
@@ -88,10 +99,8 @@ interface RunState {
   metricsLines: number;
 }
 
-const ADAPTIVE_METHODS = new Set<Config['method']>(['pcs', 'max-squares']);
-
 function freshState(): RunState {
-  return { phase: 'warmup', step: 0, warmupStep: 0, epoch: 0, iteration: 0, epochStarted: false, banksReady: false, lrScale: 1, numericalRecoveries: 0, best: null, streams: {}, metricsLines: 0 };
+  return { phase: 'warmup', step: 0, warmupStep: 0, epoch: 0, iteration: 0, epochStarted: false, methodReady: false, lrScale: 1, numericalRecoveries: 0, best: null, streams: {}, metricsLines: 0 };
 }
 
 /** Trainable parameters with their optimiser groups (the decoder's output layer counts as head). */
@@ -121,38 +130,25 @@ export function baselineKey(config: Config, backend: BackendName): string {
   // The warm-up's supervised terms read the cell purity and the two CE losses' settings too.
   const warmupLosses = { purity: pcs.purity, pixelCrossEntropy: pcs.losses.pixelCrossEntropy, cosineCrossEntropy: pcs.losses.cosineCrossEntropy };
   const runtime = { backend, threads: backend === 'native' ? config.threads || availableParallelism() : undefined };
-  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, runtime, v: 1 };
+  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, runtime, v: 2 };
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
 }
 
-/** Whole-set metrics of the model on a labelled dataset (eval-mode BN, one image at a time). */
-export async function evaluateOn(model: SegmentationModel, dataset: Dataset, config: Config, progress: ProgressReporter = noProgress, label = 'evaluate'): Promise<Metrics> {
-  const limited = firstSamples(dataset, config.eval.maxImages);
-  const samples = datasetEvalSamples(limited, { scale: config.eval.scale, stride: model.outputStride, normalization: model.inputNormalization });
-  const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => model.predictLogits(images);
-  return evaluateModel(predictLogits, samples, {
-    progress: { start: (_l: string, total: number) => progress.start(label, total), tick: (n?: number) => progress.tick(n), end: () => progress.end() },
-    total: limited.samples.length,
-  });
-}
-
-/** Few-shot pixel CE + cell cosine CE on a labelled batch (warm-up, source-only, target-oracle). */
-export function supervisedTerms(model: SegmentationModel, batch: Batch, config: Config, prefix: string): LossTerms {
-  const out = model.forward(batchImages(batch), { training: true });
-  const terms: LossTerms = {};
-  const losses = config.pcs.losses;
-  if (losses.pixelCrossEntropy.enabled) {
-    terms[`loss/${prefix}/pixelCrossEntropy`] = tf.mul(pixelCrossEntropyLoss({ logits: out.logits, labels: batchLabels(batch) }), losses.pixelCrossEntropy.weight);
+/** Whole-split metrics of the model on a labelled dataset of one domain, with the statistics the method keeps for it. */
+export async function evaluateOn(
+  model: SegmentationModel,
+  dataset: Dataset,
+  config: Config,
+  domain: 'source' | 'target',
+  progress: ProgressReporter = noProgress,
+  label = 'evaluate',
+): Promise<SplitEvaluation> {
+  model.setStatisticsDomain(statisticsDomainFor(config, domain));
+  try {
+    return await evaluateSplit(model, dataset, { scale: config.eval.scale, maxImages: config.eval.maxImages, cellHead: true, progress, label });
+  } finally {
+    model.setStatisticsDomain('source');
   }
-  if (losses.cosineCrossEntropy.enabled) {
-    const [b, h, w] = out.cellLogits.shape;
-    const cells = downsampleLabels(batch.labels!, [b, batch.labelHeight, batch.labelWidth], model.projectionStride, config.pcs.purity);
-    terms[`loss/${prefix}/cosineCrossEntropy`] = tf.mul(
-      cosineCrossEntropyLoss({ logits: out.cellLogits, labels: tf.tensor3d(Int32Array.from(cells), [b, h, w], 'int32') }),
-      losses.cosineCrossEntropy.weight,
-    );
-  }
-  return terms;
 }
 
 /** Running means of logged values between two metrics lines. */
@@ -174,12 +170,26 @@ class Meter {
   }
 }
 
-function perClass(values: ArrayLike<number>): Record<string, number> {
-  return Object.fromEntries(CLASS_NAMES.map((name, c) => [name, values[c] ?? 0]));
+function fmt(value: number | undefined | null): string {
+  return value === undefined || value === null || !Number.isFinite(value) ? '  -  ' : value.toFixed(1).padStart(5);
 }
 
-function fmt(value: number | undefined): string {
-  return value === undefined || !Number.isFinite(value) ? '  -  ' : value.toFixed(1).padStart(5);
+/** A batch without its labels: what a method sees of the target domain. */
+function withoutLabels(batch: Batch): Batch {
+  const { labels: _labels, ...rest } = batch;
+  return rest;
+}
+
+/** The data, step count and loss prefix of a warm-up kind. */
+function warmupPlan(kind: WarmupKind, config: Config, data: Awaited<ReturnType<typeof prepareData>>): { dataset: Dataset; steps: number; prefix: string; label: string } {
+  switch (kind) {
+    case 'labelled-source':
+      return { dataset: data.labelledSource, steps: config.train.steps, prefix: 'src', label: 'source-only warm-up' };
+    case 'all-source':
+      return { dataset: data.source.train, steps: config.train.oracleSteps, prefix: 'src', label: 'source-oracle training' };
+    case 'target':
+      return { dataset: data.target.train, steps: config.train.oracleSteps, prefix: 'tgt', label: 'target-oracle training' };
+  }
 }
 
 /** Runs (or resumes) a training run. The library never exits; it throws ProtosegError on bad input. */
@@ -199,6 +209,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     resumeFrom = loadLatestCheckpoint(files.latestCheckpoint, warn);
   }
   files.writeJson(files.configPath, config);
+  const spec = methodSpec(config.method);
 
   const backend = await initBackend(config.backend, { threads: config.threads });
   log(`backend: ${backend.name} (${backend.reason})`);
@@ -210,17 +221,42 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   log(`model: ${model.summary()}`);
   const params = trainableParams(model);
   const optimizer = new Optimizer({ ...config.optimizer }, params);
-  const adaptive = ADAPTIVE_METHODS.has(config.method);
-  const adapter = adaptive
-    ? new ProtoAdapter(model, {
-        pcs: config.pcs,
-        method: config.method,
-        seed: config.seed,
-        sourceIds: data.source.train.samples.map((s) => s.id),
-        targetIds: data.target.train.samples.map((s) => s.id),
-        labelledSourceIds: new Set(data.labelledSource.samples.map((s) => s.id)),
-      })
-    : undefined;
+  const diagnostics = new Diagnostics({ purity: config.pcs.purity });
+  const norm = model.inputNormalization;
+
+  const ctx: MethodContext = {
+    model,
+    config,
+    sourceTrain: data.source.train,
+    targetTrain: data.target.train,
+    labelledSource: data.labelledSource,
+    diagnostics,
+    resetParameterRows: (name, rows) => optimizer.resetRows(name, rows),
+    log,
+    pass: (dataset, { domain, labels, label }) => sequentialPass(dataset, domain, labels, label),
+  };
+  // Batches of a sequential pass; the ground truth goes to the diagnostics, and to the method only where asked for (never target).
+  async function* sequentialPass(dataset: Dataset, domain: 'source' | 'target', labels: boolean, label: string): AsyncGenerator<Batch> {
+    const loader = new BatchLoader(dataset, {
+      batchSize: config.eval.batchSize,
+      normalization: norm,
+      mode: 'sequential',
+      labels: dataset.labelled,
+      ...(config.data.resize ? { resize: config.data.resize } : {}),
+    });
+    progress.start(label, dataset.samples.length);
+    try {
+      for await (const batch of loader.epoch(0)) {
+        diagnostics.recordTruth(domain, batch.ids, batch.labels, batch.labelHeight, batch.labelWidth);
+        yield labels && domain === 'source' ? batch : withoutLabels(batch);
+        diagnostics.clearTruth();
+        progress.tick(batch.batchSize);
+      }
+    } finally {
+      progress.end();
+    }
+  }
+  const method: UdaMethod | undefined = spec.create?.(ctx);
   let state = freshState();
 
   const checkpoint = (): CheckpointContents => {
@@ -228,10 +264,10 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     for (const [name, entry] of Object.entries(model.stateDict())) arrays[`model.${name}`] = entry;
     const opt = optimizer.getState();
     for (const [name, slot] of Object.entries(opt.slots)) slot.values.forEach((values, i) => (arrays[`optimizer.${name}.${i}`] = { shape: slot.shape, data: values }));
-    const adapterState = adapter?.toCheckpoint();
-    if (adapterState) Object.assign(arrays, adapterState.arrays);
+    const methodState = state.methodReady ? method?.toCheckpoint() : undefined;
+    if (methodState) for (const [name, entry] of Object.entries(methodState.arrays)) arrays[`method.${name}`] = entry;
     return {
-      meta: { format: 'protoseg-run', state, config, optimizer: { name: opt.name, step: opt.step }, adapter: adapterState?.meta ?? null, rng: { seed: config.seed, streams: state.streams } },
+      meta: { format: 'protoseg-run', state, config, optimizer: { name: opt.name, step: opt.step }, method: methodState?.meta ?? null, rng: { seed: config.seed, streams: state.streams } },
       arrays,
     };
   };
@@ -247,8 +283,13 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       slots[p.name] = { shape: p.variable.shape, values };
     }
     optimizer.setState({ name: optMeta.name, step: optMeta.step, slots });
-    if (adapter && contents.meta['adapter']) adapter.loadCheckpoint(contents.meta['adapter'] as Record<string, unknown>, contents.arrays);
     state = structuredClone(contents.meta['state'] as RunState);
+    const methodMeta = contents.meta['method'] as Record<string, unknown> | null | undefined;
+    if (method && state.methodReady && methodMeta) {
+      const arrays: StateArrays = {};
+      for (const [name, entry] of Object.entries(contents.arrays)) if (name.startsWith('method.')) arrays[name.slice(7)] = entry as StateArrays[string];
+      method.loadCheckpoint({ meta: methodMeta, arrays } satisfies MethodState);
+    }
   };
   const saveLatest = (): void => {
     state.metricsLines = files.countMetricsLines();
@@ -257,20 +298,20 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
 
   const cacheDir = resolve(options.cacheDir ?? join('.cache', 'protoseg', 'baselines'));
   const baselinePath = join(cacheDir, `${baselineKey(config, backend.name)}.ckpt`);
+  // The source-only warm-up is the same training for every method that starts from it: cache it.
+  const sharesBaseline = spec.warmup === 'labelled-source' && config.train.reuseBaseline;
   if (resumeFrom) {
     restore(resumeFrom);
     files.truncateMetrics(state.metricsLines);
     log(`resumed at step ${state.step} (phase ${state.phase}${state.phase === 'adapt' ? `, epoch ${state.epoch}, iteration ${state.iteration}` : ''})`);
-  } else if (adaptive && config.train.reuseBaseline && existsSync(baselinePath)) {
-    const cached = loadLatestCheckpoint(baselinePath, warn);
-    restore(cached);
+  } else if (sharesBaseline && method !== undefined && existsSync(baselinePath)) {
+    restore(loadLatestCheckpoint(baselinePath, warn));
     state.streams = {};
     log(`source-only warm-up reused from ${baselinePath} (mIoU source ${fmt(state.baseline?.source.mIoU)}, target ${fmt(state.baseline?.target.mIoU)})`);
   }
 
   files.appendMetrics({ step: state.step, phase: 'start', backend: backend.name, backendReason: backend.reason, resumed: resumeFrom !== undefined });
 
-  const norm = model.inputNormalization;
   const loaderOptions = {
     batchSize: config.data.batchSize,
     normalization: norm,
@@ -298,7 +339,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   const logLine = (extra: Record<string, unknown>, lr: number): void => {
     const seconds = (Date.now() - intervalStart) / 1000;
     const values = meter.flush();
-    files.appendMetrics({ step: state.step, phase: state.phase, epoch: state.epoch, lr, secondsPerStep: intervalSteps > 0 ? seconds / intervalSteps : null, ...values, ...extra });
+    files.appendMetrics({ step: state.step, phase: state.phase, epoch: state.epoch, lr, secondsPerStep: intervalSteps > 0 ? seconds / intervalSteps : null, ...values, ...diagnostics.takeRecord(), ...extra });
     intervalStart = Date.now();
     intervalSteps = 0;
   };
@@ -331,12 +372,23 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     }
     return interrupted;
   };
+  const interruptedResult = (): TrainResult => ({ runDir: files.dir, method: config.method, interrupted, backend: backend.name });
 
-  const evaluateBoth = async (what: string): Promise<{ source: Metrics; target: Metrics }> => {
-    const source = await evaluateOn(model, data.source.val, config, progress, `${what}: source val`);
-    const target = await evaluateOn(model, data.target.val, config, progress, `${what}: target val`);
+  const evaluateBoth = async (what: string): Promise<{ source: SplitEvaluation; target: SplitEvaluation }> => {
+    const source = await evaluateOn(model, data.source.val, config, 'source', progress, `${what}: source val`);
+    const target = await evaluateOn(model, data.target.val, config, 'target', progress, `${what}: target val`);
     return { source, target };
   };
+  /** What an evaluation adds to metrics.jsonl: both decoders' mIoU, and the ground-truth diagnostics. */
+  const evaluationRecord = (evaluated: { source: SplitEvaluation; target: SplitEvaluation }): Record<string, unknown> => ({
+    'eval/src/mIoU': evaluated.source.metrics.mIoU,
+    'eval/tgt/mIoU': evaluated.target.metrics.mIoU,
+    'eval/src/cellMIoU': evaluated.source.cellHead?.mIoU ?? null,
+    'eval/tgt/cellMIoU': evaluated.target.cellHead?.mIoU ?? null,
+    ...(config.data.target.dataset === 'synthetic' && config.data.synthetic.shiftKind === 'permuted'
+      ? { 'eval/tgt/lookPartnerShare': lookPartnerShare(evaluated.target.metrics.confusion, CLASS_LOOK_PERMUTATION) }
+      : {}),
+  });
 
   const updateBest = (mIoU: number): void => {
     if (config.train.selection === 'none') return;
@@ -347,18 +399,16 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   };
 
   try {
-    // ---- Warm-up: supervised training (the whole run for source-only and target-oracle). ----
+    // ---- Warm-up: supervised training (the whole run for source-only and the oracles). ----
     if (state.phase === 'warmup') {
-      const oracle = config.method === 'target-oracle';
-      const name = oracle ? 'oracle' : 'labelled';
-      streams[name] = streamFor(name, oracle ? data.target.train : data.labelledSource, true, 1);
-      const total = config.train.steps;
-      progress.start(oracle ? 'target-oracle training' : 'source-only warm-up', total);
+      const plan = warmupPlan(spec.warmup, config, data);
+      streams['warmup'] = streamFor('warmup', plan.dataset, true, 1);
+      progress.start(plan.label, plan.steps);
       progress.tick(state.warmupStep);
-      while (state.warmupStep < total) {
-        const batch = await take(name);
-        const lr = learningRate(config.optimizer.schedule, config.optimizer.lr, state.warmupStep, total, config.optimizer.power);
-        const values = guardedStep(lr, () => supervisedTerms(model, batch, config, oracle ? 'tgt' : 'src'));
+      while (state.warmupStep < plan.steps) {
+        const batch = await take('warmup');
+        const lr = learningRate(config.optimizer.schedule, config.optimizer.lr, state.warmupStep, plan.steps, config.optimizer.power);
+        const values = guardedStep(lr, () => supervisedTerms(model, batch, config, plan.prefix));
         if (values === undefined) continue;
         state.warmupStep += 1;
         state.step += 1;
@@ -366,126 +416,94 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
         meter.add(values);
         progress.tick();
         if (state.step % config.train.logEvery === 0) logLine({}, lr);
-        if (config.train.evalEvery > 0 && state.step % config.train.evalEvery === 0) {
-          const m = await evaluateOn(model, data.source.val, config, noProgress);
-          files.appendMetrics({ step: state.step, phase: state.phase, 'eval/src/mIoU': m.mIoU });
-          updateBest(m.mIoU);
+        if (config.train.evalEvery > 0 && state.step % config.train.evalEvery === 0 && state.warmupStep < plan.steps) {
+          const evaluated = await evaluateBoth(`step ${state.step}`);
+          files.appendMetrics({ step: state.step, phase: state.phase, ...evaluationRecord(evaluated) });
+          updateBest(evaluated.source.metrics.mIoU);
         }
         if (state.step % config.train.checkpointEvery === 0) saveLatest();
-        if (stop()) return { runDir: files.dir, method: config.method, interrupted, backend: backend.name };
+        if (stop()) return interruptedResult();
       }
       progress.end();
-      await streams[name]!.close();
-      const evaluated = await evaluateBoth(oracle ? 'target-oracle' : 'source-only');
-      files.appendMetrics({ step: state.step, phase: 'warmup-end', epoch: 0, 'eval/src/mIoU': evaluated.source.mIoU, 'eval/tgt/mIoU': evaluated.target.mIoU });
-      log(`${oracle ? 'target-oracle' : 'source-only'} after ${state.step} steps: source val mIoU ${fmt(evaluated.source.mIoU)}, target val mIoU ${fmt(evaluated.target.mIoU)}`);
-      updateBest(evaluated.source.mIoU);
-      if (adaptive) {
-        state.baseline = evaluated;
-        state.phase = 'adapt';
-        state.streams = {};
-      } else {
-        state.phase = 'done';
-      }
-      // A source-only run and the warm-up of pcs / max-squares are the same training: cache it for both.
-      if (config.train.reuseBaseline && config.method !== 'target-oracle') {
+      await streams['warmup']!.close();
+      delete streams['warmup'];
+      const evaluated = await evaluateBoth(plan.label);
+      files.appendMetrics({ step: state.step, phase: 'warmup-end', epoch: 0, ...evaluationRecord(evaluated) });
+      log(`${plan.label} after ${state.step} steps: source val mIoU ${fmt(evaluated.source.metrics.mIoU)}, target val mIoU ${fmt(evaluated.target.metrics.mIoU)}`);
+      updateBest(evaluated.source.metrics.mIoU);
+      const baseline = { source: evaluated.source.metrics, target: evaluated.target.metrics };
+      state.streams = {};
+      state.phase = method !== undefined ? 'adapt' : 'done';
+      if (method !== undefined) state.baseline = baseline;
+      if (sharesBaseline) {
         mkdirSync(cacheDir, { recursive: true });
         const cached = checkpoint();
-        cached.meta['state'] = { ...state, phase: 'adapt', baseline: evaluated, streams: {} };
+        cached.meta['state'] = { ...state, phase: 'adapt', baseline, streams: {}, methodReady: false };
+        cached.meta['method'] = null;
         saveCheckpoint(baselinePath, cached);
       }
       saveLatest();
     }
 
-    // ---- Adaptation: bank init, then epochs of APCL + k-means and source/target steps. ----
-    if (state.phase === 'adapt' && adapter) {
-      if (adapter.usesBanks && !state.banksReady) {
-        for (const [domain, dataset] of [['source', data.source.train], ['target', data.target.train]] as const) {
-          const loader = new BatchLoader(dataset, {
-            batchSize: config.eval.batchSize,
-            normalization: norm,
-            mode: 'sequential',
-            labels: domain === 'source',
-            ...(config.data.resize ? { resize: config.data.resize } : {}),
-          });
-          progress.start(`memory bank init (${domain})`, dataset.samples.length);
-          const seen = await adapter.initBank(domain, loader.epoch(0), (n) => progress.tick(n));
-          progress.end();
-          log(`memory bank (${domain}): ${seen} images, ${(domain === 'source' ? adapter.sourceBank : adapter.targetBank).validCount()} instances`);
-        }
-        state.banksReady = true;
+    // ---- Adaptation: the method's init, then epochs of its epoch start and iterations. ----
+    if (state.phase === 'adapt' && method !== undefined) {
+      if (!state.methodReady) {
+        await method.init(ctx);
+        state.methodReady = true;
+        files.appendMetrics({ step: state.step, phase: 'method-init', ...diagnostics.takeRecord() });
       }
-      streams['labelled'] = streamFor('labelled', data.labelledSource, true, 11);
-      streams['source'] = streamFor('source', data.source.train, true, 12);
-      streams['target'] = streamFor('target', data.target.train, false, 13);
-      const totalIterations = config.train.epochs * config.train.stepsPerEpoch;
-      while (state.epoch < config.train.epochs) {
-        if (!state.epochStarted && adapter.usesBanks) {
-          const report: EpochStartReport = adapter.startEpoch(state.epoch, (rows) => optimizer.resetRows('classifier.weight', rows));
+      const wanted = new Set<StreamName>(['labelled', ...method.streams, 'target']);
+      // The order of the streams (and their seeds) is fixed, so runs are comparable across methods.
+      if (wanted.has('labelled')) streams['labelled'] = streamFor('labelled', data.labelledSource, true, 11);
+      if (wanted.has('source')) streams['source'] = streamFor('source', data.source.train, true, 12);
+      // Target labels are loaded for the diagnostics only (where the split has them); methods never see them.
+      if (wanted.has('target')) streams['target'] = streamFor('target', data.target.train, data.target.train.labelled, 13);
+      const totalIterations = method.epochs * config.train.stepsPerEpoch;
+      while (state.epoch < method.epochs) {
+        if (!state.epochStarted) {
+          const report = await method.startEpoch(state.epoch, ctx);
           state.epochStarted = true;
-          files.appendMetrics({
-            step: state.step,
-            phase: 'epoch-start',
-            epoch: state.epoch,
-            'instances/src': perClass(report.instances.source),
-            'instances/tgt': perClass(report.instances.target),
-            'pseudoLabelled/src': perClass(report.pseudoLabelled.source),
-            'pseudoLabelled/tgt': perClass(report.pseudoLabelled.target),
-            'apcl/src': report.apcl.source.map((c) => CLASS_NAMES[c]),
-            'apcl/tgt': report.apcl.target.map((c) => CLASS_NAMES[c]),
-            'purity/src': report.purity.source,
-            'purity/tgt': report.purity.target,
-            'kmeans/seconds': report.kmeansSeconds,
-            'kmeans/iterations': report.kmeansIterations,
-          });
-          log(
-            `epoch ${state.epoch}: APCL rows ${report.apcl.source.length} source + ${report.apcl.target.length} target; ` +
-              `instances ${report.instances.source.reduce((a, b) => a + b, 0)} source / ${report.instances.target.reduce((a, b) => a + b, 0)} target; ` +
-              `k-means ${report.kmeansSeconds.toFixed(1)}s, purity src ${report.purity.source?.toFixed(3) ?? '-'} tgt ${report.purity.target?.toFixed(3) ?? '-'}`,
-          );
+          files.appendMetrics({ step: state.step, phase: 'epoch-start', epoch: state.epoch, ...report, ...diagnostics.takeRecord() });
         }
-        progress.start(`epoch ${state.epoch + 1}/${config.train.epochs}`, config.train.stepsPerEpoch);
+        progress.start(`epoch ${state.epoch + 1}/${method.epochs}`, config.train.stepsPerEpoch);
         progress.tick(state.iteration);
         while (state.iteration < config.train.stepsPerEpoch) {
           const done = state.epoch * config.train.stepsPerEpoch + state.iteration;
           const lr = learningRate(config.optimizer.schedule, config.optimizer.lr * config.optimizer.adaptLrMultiplier, done, totalIterations, config.optimizer.power);
-          const [labelled, source, target] = [await take('labelled'), adapter.usesBanks ? await take('source') : undefined, await take('target')];
-          let plan: StepPlan | undefined;
-          const sourceValues = guardedStep(
-            lr,
-            () => {
-              plan = adapter.sourceStep(labelled, source, state.epoch);
-              return plan.terms;
-            },
-            () => plan && adapter.applyBankUpdates(plan),
-          );
-          if (sourceValues === undefined) continue;
-          const targetValues = guardedStep(
-            lr,
-            () => {
-              plan = adapter.targetStep(target, state.epoch);
-              return plan.terms;
-            },
-            () => plan && adapter.applyBankUpdates(plan),
-          );
-          if (targetValues === undefined) continue;
-          const { 'loss/total': sourceTotal, ...sourceTerms } = sourceValues;
-          const { 'loss/total': targetTotal, ...targetTerms } = targetValues;
-          meter.add({ ...sourceTerms, ...targetTerms, 'loss/src/total': sourceTotal!, 'loss/tgt/total': targetTotal! });
+          const labelled = await take('labelled');
+          const source = wanted.has('source') ? await take('source') : undefined;
+          const target = await take('target');
+          diagnostics.recordTruth('target', target.ids, target.labels, target.labelHeight, target.labelWidth);
+          const batches: IterationBatches = { labelled, target: withoutLabels(target), ...(source ? { source } : {}) };
+          const values: Record<string, number> = {};
+          let failed = false;
+          for (const step of method.steps(batches, state.epoch, ctx)) {
+            const stepValues = guardedStep(lr, () => step.compute(), step.after);
+            if (stepValues === undefined) {
+              failed = true;
+              break;
+            }
+            const { 'loss/total': total, ...terms } = stepValues;
+            Object.assign(values, terms);
+            values[`loss/${step.name}/total`] = total!;
+          }
+          diagnostics.clearTruth();
+          if (failed) continue;
+          meter.add(values);
           state.iteration += 1;
           state.step += 1;
           intervalSteps += 1;
           progress.tick();
           if (state.step % config.train.logEvery === 0) logLine({}, lr);
           if (state.step % config.train.checkpointEvery === 0) saveLatest();
-          if (stop()) return { runDir: files.dir, method: config.method, interrupted, backend: backend.name };
+          if (stop()) return interruptedResult();
         }
         progress.end();
         // Epoch end: source val chooses the best checkpoint; target val is logged for the curves only.
         const evaluated = await evaluateBoth(`epoch ${state.epoch + 1}`);
-        files.appendMetrics({ step: state.step, phase: 'epoch-end', epoch: state.epoch, 'eval/src/mIoU': evaluated.source.mIoU, 'eval/tgt/mIoU': evaluated.target.mIoU });
-        log(`epoch ${state.epoch + 1}/${config.train.epochs}: source val mIoU ${fmt(evaluated.source.mIoU)}, target val mIoU ${fmt(evaluated.target.mIoU)}`);
-        updateBest(evaluated.source.mIoU);
+        files.appendMetrics({ step: state.step, phase: 'epoch-end', epoch: state.epoch, ...evaluationRecord(evaluated) });
+        log(`epoch ${state.epoch + 1}/${method.epochs}: source val mIoU ${fmt(evaluated.source.metrics.mIoU)}, target val mIoU ${fmt(evaluated.target.metrics.mIoU)}`);
+        updateBest(evaluated.source.metrics.mIoU);
         // Advance before saving, so a run resumed from this checkpoint starts the next epoch instead of
         // evaluating (and logging) this one again.
         state.epoch += 1;
@@ -499,17 +517,25 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
 
     for (const stream of Object.values(streams)) await stream.close();
     const final = await evaluateBoth('final');
+    const record = evaluationRecord(final);
     const metrics: RunMetrics = {
-      ...final,
+      source: final.source.metrics,
+      target: final.target.metrics,
       ...(state.baseline ? { baseline: state.baseline } : {}),
       selection: state.best ? { split: config.train.selection, step: state.best.step, mIoU: state.best.mIoU } : null,
+      diagnostics: {
+        cellHead: { source: final.source.cellHead?.mIoU ?? null, target: final.target.cellHead?.mIoU ?? null },
+        ...(record['eval/tgt/lookPartnerShare'] ? { lookPartnerShare: record['eval/tgt/lookPartnerShare'] as Record<string, number | null> } : {}),
+      },
     };
     files.writeJson(files.metricsPath, metrics);
+    model.setStatisticsDomain(statisticsDomainFor(config, 'target'));
     await writeReport(files.dir, { model, modelLabel: 'the final model (last weights)', progress, warn });
     log(`report: ${files.reportPath}`);
     return { runDir: files.dir, method: config.method, interrupted: false, metrics, backend: backend.name };
   } finally {
     for (const stream of Object.values(streams)) await stream.close();
+    method?.dispose();
     optimizer.dispose();
     model.dispose();
   }
@@ -528,3 +554,4 @@ export function resultTable(method: Config['method'], metrics: RunMetrics): stri
   if (metrics.selection) lines.push(`best checkpoint chosen on ${metrics.selection.split} (step ${metrics.selection.step}); the table shows the last model`);
   return lines.join('\n');
 }
+

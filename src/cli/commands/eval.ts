@@ -335,7 +335,9 @@ export async function runEval(o: EvalCliOptions): Promise<number> {
       if (config.eval.maxImages > 0 && t.dataset.samples.length > config.eval.maxImages) {
         info(`${t.key}: evaluating the first ${config.eval.maxImages} of ${t.dataset.samples.length} images (eval.maxImages; --max-images 0 for all)`);
       }
-      results.push(await evaluateOn(loaded.model, t.dataset, config, progress, `evaluate ${t.key}`));
+      // Target-domain data is scored with the target BN statistics where the run keeps them.
+      const domain = t.key === 'source' || (t.key !== 'target' && t.key === config.data.source.dataset && t.key !== config.data.target.dataset) ? 'source' : 'target';
+      results.push((await evaluateOn(loaded.model, t.dataset, config, domain, progress, `evaluate ${t.key}`)).metrics);
     }
     printResults(o, targets, results, info);
     return 0;

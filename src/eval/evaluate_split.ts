@@ -1,0 +1,60 @@
+/**
+ * Whole-split evaluation of a SegmentationModel: the decoder's metrics (the evaluated prediction,
+ * eval/evaluate.ts's protocol), and optionally the cosine head's at its own stride, scored against
+ * the labels mode-pooled into its cells (a ground-truth diagnostic: that head is not what protoseg
+ * evaluates, but the seed formulation trains its prototypes on it).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { firstSamples, type Dataset } from '../data/dataset.js';
+import { downsampleLabels } from '../losses/cell_labels.js';
+import { ConfusionMatrix } from '../metrics/confusion_matrix.js';
+import { metricsObject, type Metrics } from '../metrics/iou.js';
+import type { SegmentationModel } from '../models/segmentation_model.js';
+import type { ProgressReporter } from '../progress.js';
+import { datasetEvalSamples } from './dataset_samples.js';
+import { evaluateModel } from './evaluate.js';
+
+export interface SplitEvaluationOptions {
+  scale: number;
+  /** At most this many images (0: all). */
+  maxImages: number;
+  /** Also score the cosine head at its stride (skipped for images whose label is not an exact multiple of its cells). */
+  cellHead?: boolean;
+  /** Cell label purity of the mode pooling (default 0.5, as training's cell labels). */
+  purity?: number;
+  progress?: ProgressReporter;
+  label?: string;
+}
+
+export interface SplitEvaluation {
+  metrics: Metrics;
+  /** The cosine head's metrics at its stride; absent when not asked for or no image could be scored. */
+  cellHead?: Metrics;
+}
+
+export async function evaluateSplit(model: SegmentationModel, dataset: Dataset, options: SplitEvaluationOptions): Promise<SplitEvaluation> {
+  const limited = firstSamples(dataset, options.maxImages);
+  const samples = datasetEvalSamples(limited, { scale: options.scale, stride: model.outputStride, normalization: model.inputNormalization });
+  const progress = options.progress;
+  const cells = new ConfusionMatrix();
+  let cellImages = 0;
+  const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => model.predictLogits(images);
+  const metrics = await evaluateModel(predictLogits, samples, {
+    ...(progress ? { progress: { start: (_l: string, total: number) => progress.start(options.label ?? 'evaluate', total), tick: (n?: number) => progress.tick(n), end: () => progress.end() } } : {}),
+    total: limited.samples.length,
+    onPrediction: options.cellHead
+      ? (sample) => {
+          const image = sample.image as tf.Tensor3D;
+          const [h, w] = [image.shape[0] / model.projectionStride, image.shape[1] / model.projectionStride];
+          const stride = sample.labelHeight / h;
+          // Only where cells tile the label exactly (the network ran at the label's resolution, up to an integer factor).
+          if (!Number.isInteger(stride) || sample.labelWidth / w !== stride) return;
+          const predicted = tf.tidy(() => tf.argMax(model.embed(tf.expandDims(image, 0) as tf.Tensor4D).cellLogits, 3).dataSync());
+          const truth = downsampleLabels(sample.label, [1, sample.labelHeight, sample.labelWidth], stride, options.purity ?? 0.5);
+          cells.add(truth, Uint8Array.from(predicted), sample.id ?? 'sample');
+          cellImages += 1;
+        }
+      : undefined,
+  });
+  return { metrics, ...(cellImages > 0 ? { cellHead: metricsObject(cells, cellImages) } : {}) };
+}
