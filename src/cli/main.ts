@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
   synth: async () => (await import('./commands/synth.js')).synthCommand,
   'data check': async () => (await import('./commands/data_check.js')).dataCheckCommand,
   report: async () => (await import('./commands/report.js')).reportCommand,
+  experiment: async () => (await import('./commands/experiment.js')).experimentCommand,
 };
 
 const SUMMARY = `protoseg: few-shot unsupervised domain adaptation for semantic segmentation
@@ -25,7 +26,8 @@ commands:
   predict     write colour and trainId PNGs for images
   synth       write the built-in two-domain benchmark to disk
   data check  integrity report of a dataset folder
-  report      (re)write RUN_DIR/report.html`;
+  report      (re)write RUN_DIR/report.html
+  experiment  run methods x seeds and report mean ± std, paired deltas with 95% intervals`;
 
 /** Splits argv into the command name (one or two words) and its arguments. */
 export function resolveCommand(argv: string[]): { name: string; rest: string[] } | undefined {

@@ -255,6 +255,8 @@ export interface BarSeries {
   name: string;
   /** One value per category; null is drawn as "n/a". */
   values: readonly (number | null)[];
+  /** Optional half-width of an error whisker per category (e.g. a standard deviation), drawn as value +- error. */
+  errors?: readonly (number | null)[];
   color?: string;
 }
 
@@ -294,7 +296,7 @@ export function barChart(options: BarChartOptions): string {
   const rowHeight = series.length * barHeight + 6;
   const plotBottom = plotTop + rowHeight * options.categories.length;
   const height = plotBottom + 44;
-  const values = series.flatMap((s) => s.values.filter(finite));
+  const values = series.flatMap((s) => s.values.flatMap((v, i) => (finite(v) ? [v + Math.max(0, s.errors?.[i] ?? 0)] : [])));
   const domain = options.valueDomain ?? [0, Math.max(1, ...values)];
   const scale = linearScale(Math.min(domain[0], ...values), Math.max(domain[1], ...values), left, width - right, Math.max(3, Math.floor((width - left - right) / 70)));
   const showValues = options.valueLabels ?? true;
@@ -331,7 +333,15 @@ export function barChart(options: BarChartOptions): string {
       bars.push(
         `<rect class="bar" x="${x0.toFixed(1)}" y="${y}" width="${Math.max(0.5, x1 - x0).toFixed(1)}" height="${barHeight - 1}" fill="${s.color}"><title>${escapeXml(`${category}, ${s.name}: ${format(v)}`)}</title></rect>`,
       );
-      if (showValues) bars.push(`<text x="${(x1 + 3).toFixed(1)}" y="${y + barHeight - 1.5}" font-size="9" fill="#444">${escapeXml(format(v))}</text>`);
+      const e = s.errors?.[row];
+      let labelX = x1 + 3;
+      if (finite(e) && e > 0) {
+        const [w0, w1] = [scale.map(v - e), scale.map(v + e)];
+        const ym = (y + (barHeight - 1) / 2).toFixed(1);
+        bars.push(`<line class="error-bar" x1="${w0.toFixed(1)}" y1="${ym}" x2="${w1.toFixed(1)}" y2="${ym}" stroke="#222" stroke-width="1"/>`);
+        labelX = Math.max(labelX, w1 + 3);
+      }
+      if (showValues) bars.push(`<text x="${labelX.toFixed(1)}" y="${y + barHeight - 1.5}" font-size="9" fill="#444">${escapeXml(format(v))}</text>`);
     });
     rows.push(
       `<g class="bar-row"><text x="${left - 6}" y="${y0 + (series.length * barHeight) / 2}" dy="0.35em" text-anchor="end" font-size="11" fill="#333">${escapeXml(category)}</text>${bars.join('')}</g>`,

@@ -42,6 +42,10 @@ export const trainCommand: CommandSpec = {
     }
     const runDir = out ?? defaultRunDir(config.method);
     let stopRequested = false;
+    // Started by `protoseg experiment`: checkpoint and stop if that process dies (a restarted
+    // experiment must not find this run still training).
+    const { STOP_WITH_PARENT_ENV } = await import('../../experiment/runner.js');
+    const parent = process.env[STOP_WITH_PARENT_ENV] === '1' ? process.ppid : undefined;
     const onSigint = (): void => {
       if (stopRequested) process.exit(130);
       stopRequested = true;
@@ -57,7 +61,7 @@ export const trainCommand: CommandSpec = {
         progress: cliProgress(quiet),
         log,
         warn: (line) => console.error(`warning: ${line}`),
-        stopRequested: () => stopRequested,
+        stopRequested: () => stopRequested || (parent !== undefined && process.ppid !== parent),
       });
       // The final table is the run's result, printed even with --quiet.
       if (result.metrics) console.log(resultTable(result.method, result.metrics));
