@@ -131,6 +131,17 @@ describe('synthetic benchmark on disk', () => {
     assert.equal((await ensureBenchmark(dir, changed.options)).generated, true);
   });
 
+  it('ensureBenchmark is safe when several callers generate the same benchmark at once', async () => {
+    const dir = join(root, 'race');
+    const options = { ...SMALL, sourceTrain: 40, targetTrain: 40, sourceVal: 2, targetVal: 2 };
+    const results = await Promise.all([ensureBenchmark(dir, options), ensureBenchmark(dir, options), ensureBenchmark(dir, options)]);
+    assert.ok(results.every((r) => r.dir === dir));
+    assert.equal(readBenchmarkManifest(dir)?.options.sourceTrain, 40);
+    assert.equal(readdirSync(join(dir, 'target/images')).length, 42);
+    assert.deepEqual(readdirSync(root).filter((n) => n.startsWith('race.partial')), [], 'temporary folders left behind');
+    assert.equal((await ensureBenchmark(dir, options)).generated, false);
+  });
+
   it('refuses to clear source/ or target/ folders it did not write', async () => {
     const dir = join(root, 'foreign');
     mkdirSync(join(dir, 'source'), { recursive: true });

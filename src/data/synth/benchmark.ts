@@ -3,7 +3,7 @@
  * Cityscapes layout and the target ("synthetic") in GTA5 layout, plus DIR/benchmark.json with
  * the options and per-class pixel counts. Same options -> same bytes.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProtosegError } from '../../errors.js';
 import type { ProgressReporter } from '../../progress.js';
@@ -284,21 +284,50 @@ function sameOptions(a: SynthOptions, b: SynthOptions): boolean {
   return (Object.keys(DEFAULT_SYNTH_OPTIONS) as (keyof SynthOptions)[]).every((k) => a[k] === b[k]);
 }
 
+/** The benchmark in `dir` when it is complete and was written by this generator version with these options. */
+function existingBenchmark(dir: string, resolved: SynthOptions): BenchmarkManifest | undefined {
+  const manifest = readBenchmarkManifest(dir);
+  if (manifest === undefined || manifest.generatorVersion !== SYNTH_GENERATOR_VERSION || !sameOptions(manifest.options, resolved)) return undefined;
+  const complete = (['source', 'target'] as const).every((domain) => (['train', 'val'] as const).every((split) => {
+    const n = domain === 'source' ? (split === 'train' ? resolved.sourceTrain : resolved.sourceVal) : (split === 'train' ? resolved.targetTrain : resolved.targetVal);
+    if (n === 0) return true;
+    const paths = samplePaths(domain, split, n - 1, resolved);
+    return existsSync(join(dir, paths.image)) && existsSync(join(dir, paths.label));
+  }));
+  return complete ? manifest : undefined;
+}
+
 /**
  * Returns the benchmark in `dir`, generating it first when benchmark.json is missing, was written
  * by another generator version or with other options, or the last file of a split is missing.
+ * Safe when several processes ask for the same benchmark at once (e.g. parallel runs of an
+ * experiment on a fresh cache): each generates into its own temporary folder next to `dir` and
+ * renames it into place; whoever comes second finds a complete benchmark and discards its copy.
  */
 export async function ensureBenchmark(dir: string, options: Partial<SynthOptions> = {}, progress?: SynthProgress): Promise<BenchmarkInfo> {
   const resolved = resolveSynthOptions(options);
-  const manifest = readBenchmarkManifest(dir);
-  if (manifest !== undefined && manifest.generatorVersion === SYNTH_GENERATOR_VERSION && sameOptions(manifest.options, resolved)) {
-    const complete = (['source', 'target'] as const).every((domain) => (['train', 'val'] as const).every((split) => {
-      const n = domain === 'source' ? (split === 'train' ? resolved.sourceTrain : resolved.sourceVal) : (split === 'train' ? resolved.targetTrain : resolved.targetVal);
-      if (n === 0) return true;
-      const paths = samplePaths(domain, split, n - 1, resolved);
-      return existsSync(join(dir, paths.image)) && existsSync(join(dir, paths.label));
-    }));
-    if (complete) return { ...manifest, dir, generated: false };
+  const found = existingBenchmark(dir, resolved);
+  if (found !== undefined) return { ...found, dir, generated: false };
+  const temporary = `${dir}.partial-${process.pid}-${Date.now()}`;
+  try {
+    const info = await generateBenchmark({ ...resolved, out: temporary }, progress);
+    const other = existingBenchmark(dir, resolved);
+    if (other !== undefined) return { ...other, dir, generated: false };
+    // A stale benchmark (other version or options) is ours to replace; a foreign folder is refused.
+    if (existsSync(dir)) {
+      clearOwnedDirectory(dir);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    try {
+      renameSync(temporary, dir);
+    } catch (error) {
+      // Another process renamed its copy in between: use it if it is complete.
+      const raced = existingBenchmark(dir, resolved);
+      if (raced !== undefined) return { ...raced, dir, generated: false };
+      throw error;
+    }
+    return { ...info, dir, generated: true };
+  } finally {
+    rmSync(temporary, { recursive: true, force: true });
   }
-  return generateBenchmark({ ...resolved, out: dir }, progress);
 }
