@@ -24,6 +24,12 @@ export class EmaTeacher {
     this.pairs = [...studentVars].map(([name, s]) => [teacherVars.get(name)!, s]);
   }
 
+  /** Makes the teacher an exact copy of the student again (and restarts the momentum warm-up). */
+  copyFrom(student: SegmentationModel): void {
+    this.model.loadStateDict(student.stateDict());
+    this.updates = 0;
+  }
+
   /** The momentum of the next update. */
   get currentMomentum(): number {
     return Math.min(1 - 1 / (this.updates + 1), this.momentum);

@@ -18,6 +18,7 @@ import { pixelCrossEntropyLoss } from '../losses/pixel_cross_entropy_loss.js';
 import { protoNceLoss, type ClusteringRun } from '../losses/proto_nce_loss.js';
 import type { Diagnostics } from '../metrics/diagnostics.js';
 import type { SegmentationModel } from '../models/segmentation_model.js';
+import { scoped } from '../ops/scoped.js';
 import { clusterBank } from './kmeans.js';
 import { MemoryBank, type BankBatch } from './memory_bank.js';
 import { apclRows, sourcePrototypes } from './prototypes.js';
@@ -314,14 +315,10 @@ export class ProtoAdapter {
     const self = this;
     async function* bankBatches(): AsyncGenerator<BankBatch> {
       for await (const batch of batches) {
-        tf.engine().startScope();
-        let bankBatch: BankBatch;
-        try {
+        const bankBatch = scoped(() => {
           const out = self.model.embed(batchImages(batch), { training: false });
-          bankBatch = self.instancesOf(domain, batch, out.embeddings, out.cellLogits).bankBatch;
-        } finally {
-          tf.engine().endScope();
-        }
+          return self.instancesOf(domain, batch, out.embeddings, out.cellLogits).bankBatch;
+        });
         onBatch?.(batch.batchSize);
         yield bankBatch;
       }

@@ -23,6 +23,11 @@ export const LOSS_CONFIG_NAMES = [
   'maxSquares',
 ] as const;
 export type LossConfigName = (typeof LOSS_CONFIG_NAMES)[number];
+/** Loss terms the default method (pcs) configures under adapt.losses. */
+export const ADAPT_LOSS_NAMES = ['pseudoLabel', 'protoNce', 'crossDomainEntropy', 'maxSquares'] as const;
+export type AdaptLossName = (typeof ADAPT_LOSS_NAMES)[number];
+/** Every loss function of the registry (losses/registry.ts). */
+export const LOSS_NAMES = [...LOSS_CONFIG_NAMES, 'pseudoLabel'] as const;
 
 const domainSchema = (dataset: (typeof DATASET_NAMES)[number]) =>
   z
@@ -167,6 +172,63 @@ export const configSchema = z.strictObject({
       maxSquaresRatio: probability().default(0.2).describe('alpha of the IW weighting'),
     })
     .prefault({}),
+
+  adapt: z
+    .strictObject({
+      domainStatistics: z.boolean().default(true).describe('pcs: separate BN statistics per domain (source batches use and update the source ones, target batches the target ones, estimated from the target train images before adapting); target data is evaluated and predicted with the target ones'),
+      teacher: z
+        .strictObject({
+          enabled: z.boolean().default(true).describe('pcs: pseudo-labels from an EMA teacher (off: from the student itself, eval mode)'),
+          momentum: z.number().min(0).max(0.99999).default(0.99).describe('EMA momentum of the teacher (warmed up as min(1 - 1/(t+1), momentum))'),
+        })
+        .prefault({}),
+      pseudoLabel: z
+        .strictObject({
+          threshold: probability().default(0.9).describe('teacher confidence a pixel needs to count as confident'),
+          weighting: z.enum(['image', 'pixel', 'none']).default('image').describe('confidence weight of pseudo-labelled pixels: image = the share of confident pixels of the image (DAFormer), pixel = 1 if confident else 0, none = 1'),
+        })
+        .prefault({}),
+      classMix: z.boolean().default(true).describe('pcs: paste half of the classes of a labelled source image onto each target image (ground truth there, pseudo-labels elsewhere)'),
+      augment: z
+        .strictObject({
+          enabled: z.boolean().default(true).describe('pcs: strong photometric augmentation of the student\'s (mixed) target inputs'),
+          source: z.boolean().default(true).describe('also augment the labelled source images of the source step'),
+          jitterProbability: probability().default(0.8).describe('probability of colour jitter per image'),
+          brightness: probability().default(0.4).describe('brightness factor range 1 +- this'),
+          contrast: probability().default(0.4).describe('contrast factor range 1 +- this'),
+          saturation: probability().default(0.4).describe('saturation factor range 1 +- this'),
+          hue: z.number().min(0).max(0.5).default(0.1).describe('hue rotation of up to this many turns'),
+          greyProbability: probability().default(0.2).describe('probability of turning an image grey'),
+          blurProbability: probability().default(0.5).describe('probability of a Gaussian blur'),
+          blurSigma: z.tuple([z.number().positive(), z.number().positive()]).default([0.2, 1.2]).describe('blur sigma range in pixels'),
+          noiseProbability: probability().default(0.5).describe('probability of additive Gaussian noise'),
+          noise: z.number().min(0).max(1).default(0.03).describe('noise standard deviation (0..1 intensity units)'),
+        })
+        .prefault({}),
+      fda: z
+        .strictObject({
+          enabled: z.boolean().default(false).describe('pcs: FDA (Yang & Soatto 2020): give the labelled source images a target image\'s low-frequency amplitude spectrum'),
+          beta: z.number().positive().max(0.5).default(0.05).describe('size of the swapped low-frequency window, as a share of the shorter image side'),
+        })
+        .prefault({}),
+      rectify: z
+        .strictObject({
+          enabled: z.boolean().default(true).describe('pcs: rectify the teacher\'s pseudo-labels with the target class prototypes (k-means centroids of the decoder-feature memory bank; ProDA)'),
+          temperature: z.number().positive().max(10).default(0.1).describe('temperature of the prototype softmax over cosine similarities'),
+        })
+        .prefault({}),
+      regionThreshold: probability().default(0.9).describe('teacher confidence a target pixel needs to join an instance region (memory bank, prototype losses)'),
+      losses: z
+        .strictObject({
+          pseudoLabel: lossSchema(true, 1, 0, 'confidence-weighted pixel cross-entropy on (mixed) target images against the teacher\'s pseudo-labels'),
+          protoNce: lossSchema(true, 0.1, 0, 'in-domain prototypical NCE of the student\'s decoder-feature instances against the target clusters'),
+          crossDomainEntropy: lossSchema(true, 0.1, 0, 'entropy of the student\'s instance assignments to the other domain\'s centroids (decoder features)'),
+          maxSquares: lossSchema(false, 0.1, 0, 'max-squares on the student\'s target softmax'),
+        })
+        .prefault({}),
+    })
+    .prefault({})
+    .describe('the default method (pcs): self-training with an EMA teacher, ClassMix, strong augmentation, per-domain BN statistics, and PCS prototypes on the decoder features that rectify the pseudo-labels; pcs.kList / kmeansInit / kmeansIterations / minCells / bankMomentum / phiFloor / crossTemperature set the prototype machinery'),
 
   eval: z
     .strictObject({

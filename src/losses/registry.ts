@@ -5,7 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
-import { LOSS_CONFIG_NAMES } from '../config/schema.js';
+import { LOSS_NAMES } from '../config/schema.js';
 import { ConfigError, unknownName } from '../errors.js';
 import { cosineCrossEntropyLoss } from './cosine_cross_entropy_loss.js';
 import { crossDomainEntropyLoss } from './cross_domain_entropy_loss.js';
@@ -13,9 +13,10 @@ import { maxSquaresLoss, MAX_SQUARES_MODES } from './max_squares_loss.js';
 import { mimDiversityLoss, mimEntropyLoss } from './mim_loss.js';
 import { pixelCrossEntropyLoss } from './pixel_cross_entropy_loss.js';
 import { protoNceLoss } from './proto_nce_loss.js';
+import { pseudoLabelLoss } from './pseudo_label_loss.js';
 
 /** The loss names: the config schema's list, so the config and the registry cannot drift apart. */
-export const lossNames = LOSS_CONFIG_NAMES;
+export const lossNames = LOSS_NAMES;
 
 export type LossName = (typeof lossNames)[number];
 
@@ -108,6 +109,14 @@ const registry = {
       mode: z.enum(MAX_SQUARES_MODES).optional(),
       ratio: z.number().min(0).max(1).optional(),
     }),
+  }),
+  pseudoLabel: defineLoss({
+    fn: pseudoLabelLoss,
+    description: 'confidence-weighted pixel cross-entropy of the student on (mixed) target images against the teacher\'s pseudo-labels',
+    section: 'DACS / DAFormer self-training (docs/method.md)',
+    requiredInputs: ['logits', 'labels', 'weights'],
+    optionalInputs: [],
+    optionsSchema: z.strictObject({ ignoreIndex: z.number().int().optional(), checkLabels: z.boolean().optional() }),
   }),
 } satisfies { [N in LossName]: AnyLossSpec };
 

@@ -71,6 +71,11 @@ export interface ModelForwardOptions {
   training?: boolean;
 }
 
+export interface FullForwardOptions extends ModelForwardOptions {
+  /** Also return the decoder features (what forwardDecoder returns as `features`). Default false. */
+  decoderFeatures?: boolean;
+}
+
 // A type alias (not an interface) so outputs pass to tf.dispose as a TensorContainer.
 export type ModelOutput = {
   /** Pixel logits [batch, height, width, classes] at the input resolution. */
@@ -79,6 +84,8 @@ export type ModelOutput = {
   embeddings: tf.Tensor4D;
   /** Cosine-classifier logits per cell [batch, height/s, width/s, classes] (cos / T). */
   cellLogits: tf.Tensor4D;
+  /** With decoderFeatures: the features the decoder's 1x1 conv reads, [batch, height/f, width/f, C] (f = the finest encoder stride). */
+  features?: tf.Tensor4D;
 };
 
 export type EmbedOutput = Omit<ModelOutput, 'logits'>;
@@ -181,15 +188,16 @@ export class SegmentationModel extends Module {
    * images [batch, height, width, 3], already normalised (see inputNormalization) -> pixel logits, cell
    * embeddings, cell logits. Everything is created under tidy; the caller owns and disposes the outputs.
    */
-  forward(images: tf.Tensor4D, options: ModelForwardOptions = {}): ModelOutput {
+  forward(images: tf.Tensor4D, options: FullForwardOptions = {}): ModelOutput {
     this.checkInput(images);
     const training = options.training ?? false;
     return tf.tidy(() => {
       const skips = this.encoder.forward(images, { training });
-      const logits = this.decoder.forward(skips, [images.shape[1], images.shape[2]], { training });
+      const decoded = this.decoder.forwardWithFeatures(skips, [images.shape[1], images.shape[2]], { training });
       const embeddings = this.projection.forward(skips[this.projectionLevel]!);
       const cellLogits = this.classifier.forward(embeddings);
-      return { logits, embeddings, cellLogits };
+      if (!options.decoderFeatures) decoded.features.dispose();
+      return { logits: decoded.logits, embeddings, cellLogits, ...(options.decoderFeatures ? { features: decoded.features } : {}) };
     });
   }
 

@@ -8,6 +8,7 @@ import type { StatisticsDomain } from '../../models/layers.js';
 import { AdaBnMethod } from './adabn.js';
 import { MaxSquaresMethod } from './max_squares.js';
 import type { MethodContext, UdaMethod } from './method.js';
+import { PcsMethod } from './pcs.js';
 import { PcsSeedMethod } from './pcs_seed.js';
 
 /**
@@ -50,10 +51,10 @@ export const METHODS: Record<MethodName, MethodSpec> = {
     domainStatistics: never,
   },
   pcs: {
-    summary: 'PCS-seg (default)',
+    summary: 'the default: PCS prototypes on the decoder features that rectify an EMA teacher\'s pseudo-labels, with ClassMix, strong augmentation and per-domain BN statistics',
     warmup: 'labelled-source',
-    create: (ctx) => new PcsSeedMethod(ctx, ctx.config.train.epochs),
-    domainStatistics: never,
+    create: (ctx) => new PcsMethod(ctx, ctx.config.train.epochs),
+    domainStatistics: (config) => config.adapt.domainStatistics,
   },
 };
 
