@@ -86,6 +86,13 @@ describe('kill and resume', () => {
     assertContiguous(lines, 'killed + resumed');
     assert.equal(lastStep(runDir), lastStep(join(dir, 'reference')));
     assertSameLosses(lines, 'killed + resumed');
+    // The EMA teacher, both domains' BN statistics, the banks and the prototypes end bit-identical.
+    const [mine, ref] = [loadCheckpoint(join(runDir, 'checkpoints', 'latest.ckpt')), loadCheckpoint(join(dir, 'reference', 'checkpoints', 'latest.ckpt'))];
+    const stateful = Object.keys(ref.arrays).filter((k) => k.startsWith('method.') || /moving_(mean|variance)$/.test(k));
+    assert.ok(stateful.some((k) => k.startsWith('method.teacher.')), 'the checkpoint holds the EMA teacher');
+    assert.ok(stateful.some((k) => k.endsWith('target_moving_mean')), 'the checkpoint holds target BN statistics');
+    for (const k of stateful) assert.ok(Buffer.from(mine.arrays[k]!.data.buffer).equals(Buffer.from(ref.arrays[k]!.data.buffer)), `${k} differs after kill + resume`);
+    assert.deepEqual(mine.meta['method'], ref.meta['method']);
   });
 
   // Known trainer gap: metrics.jsonl is cut back to the checkpoint's STEP on resume, so a non-step line

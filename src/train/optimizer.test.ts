@@ -11,6 +11,14 @@ describe('Optimizer', () => {
     await initTestBackend();
   });
 
+  it('creating and disposing an optimiser leaves no tensor behind (the slots\' initial zeros were leaked once)', () => {
+    const w = tf.variable(tf.tensor1d([1, 2]));
+    const before = tf.memory().numTensors;
+    for (const name of ['adam', 'sgd'] as const) new Optimizer({ ...base, name }, [{ name: 'w', variable: w, group: 'conv' }]).dispose();
+    assert.equal(tf.memory().numTensors, before);
+    w.dispose();
+  });
+
   it('sgd momentum: two steps by hand (w=1, g=0.5, lr=0.1, mu=0.9)', () => {
     const w = tf.variable(tf.tensor1d([1]));
     const opt = new Optimizer(base, [{ name: 'w', variable: w, group: 'conv' }]);

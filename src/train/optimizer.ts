@@ -47,7 +47,8 @@ export class Optimizer {
     this.params = new Map(params.map((p) => [p.name, p]));
     const slotCount = options.name === 'adam' ? 2 : 1;
     for (const p of params) {
-      this.slots.set(p.name, Array.from({ length: slotCount }, () => tf.variable(tf.zerosLike(p.variable), false)));
+      // tidy frees the zeros the variable is initialised from (the variable itself survives it).
+      this.slots.set(p.name, Array.from({ length: slotCount }, () => tf.tidy(() => tf.variable(tf.zerosLike(p.variable), false))));
     }
   }
 

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import type { IterationBatches, MethodContext, MethodState, StateArrays, StreamName, UdaMethod } from '../adaptation/methods/method.js';
 import { methodSpec, statisticsDomainFor, type WarmupKind } from '../adaptation/methods/registry.js';
 import { supervisedTerms } from '../adaptation/methods/supervised_terms.js';
@@ -339,7 +340,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   const logLine = (extra: Record<string, unknown>, lr: number): void => {
     const seconds = (Date.now() - intervalStart) / 1000;
     const values = meter.flush();
-    files.appendMetrics({ step: state.step, phase: state.phase, epoch: state.epoch, lr, secondsPerStep: intervalSteps > 0 ? seconds / intervalSteps : null, ...values, ...diagnostics.takeRecord(), ...extra });
+    // Live tensors after the step: constant from line to line when nothing leaks.
+    files.appendMetrics({ step: state.step, phase: state.phase, epoch: state.epoch, lr, secondsPerStep: intervalSteps > 0 ? seconds / intervalSteps : null, tensors: tf.memory().numTensors, ...values, ...diagnostics.takeRecord(), ...extra });
     intervalStart = Date.now();
     intervalSteps = 0;
   };

@@ -1,0 +1,82 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { validateConfig } from '../../config/load.js';
+import { generateBenchmark } from '../../data/synth/benchmark.js';
+import { initTestBackend } from '../../test_utils/backend.js';
+import { makeTempDir, removeTempDir } from '../../test_utils/fixtures.js';
+import { train } from '../../train/trainer.js';
+import { adaptLossActive, prototypesFromClusters } from './pcs.js';
+
+describe('pcs prototypes from clusters', () => {
+  // 2 classes, 3 clusters in 2-D; rows labelled 0, 0, 1, 1, 1, -1.
+  const centroids = Float32Array.from([1, 0, 0, 1, 0.6, 0.8]);
+  const assignments = Int32Array.from([0, 0, 1, 2, 2, 2]);
+  const labels = [0, 0, 1, 1, 1, -1];
+
+  it('warm start: cluster c is class c where c had a warm-start row and kept members', () => {
+    const p = prototypesFromClusters(centroids, assignments, labels, 2, 2, Uint8Array.from([1, 0]));
+    assert.deepEqual(p.available, [true, false]);
+    assert.deepEqual([...p.rows], [1, 0, 0, 0]);
+  });
+
+  it('random init: a cluster goes to its members\' majority label; a class takes its largest cluster', () => {
+    // Cluster 0 -> class 0 (2 rows); cluster 1 -> class 1 (1 row); cluster 2 -> class 1 (3 rows, 2 labelled 1: the largest).
+    const p = prototypesFromClusters(centroids, assignments, labels, 2, 2, undefined);
+    assert.deepEqual(p.available, [true, true]);
+    assert.deepEqual([...p.rows].map((v) => Math.round(v * 10) / 10), [1, 0, 0.6, 0.8]);
+  });
+
+  it('a loss is active in [fromEpoch, untilEpoch) when enabled with a positive weight', () => {
+    const config = validateConfig({ adapt: { losses: { protoNce: { fromEpoch: 1, untilEpoch: 3 }, maxSquares: { enabled: true, weight: 0 } } } });
+    assert.deepEqual([0, 1, 2, 3].map((e) => adaptLossActive(config.adapt, 'protoNce', e)), [false, true, true, false]);
+    assert.equal(adaptLossActive(config.adapt, 'maxSquares', 0), false);
+  });
+});
+
+describe('pcs adaptation on a tiny benchmark', () => {
+  let dir = '';
+  before(async () => {
+    await initTestBackend();
+    dir = await makeTempDir('protoseg-pcs-');
+    await generateBenchmark({ out: join(dir, 'bench'), height: 32, width: 64, sourceTrain: 12, targetTrain: 12, sourceVal: 4, targetVal: 4 });
+  });
+  after(async () => {
+    await removeTempDir(dir);
+  });
+
+  it('raises target mIoU over its own source-only start, every term finite, no tensor leak across steps', async () => {
+    const bench = join(dir, 'bench');
+    const config = validateConfig({
+      backend: (process.env['PROTOSEG_TEST_BACKEND'] ?? 'wasm') as 'wasm',
+      threads: 1,
+      model: { encoder: { widths: [8, 16, 32, 64] }, embeddingDim: 16 },
+      data: {
+        source: { root: bench },
+        target: { root: bench },
+        synthetic: { height: 32, width: 64, sourceImages: 12, targetImages: 12, valImages: 4 },
+        batchSize: 2,
+        fewShot: { images: 4 },
+      },
+      pcs: { kList: [19] },
+      train: { steps: 60, epochs: 2, stepsPerEpoch: 10, logEvery: 2, reuseBaseline: false },
+    });
+    const before = tf.memory().numTensors;
+    const result = await train(config, { outDir: join(dir, 'run') });
+    assert.equal(tf.memory().numTensors, before, 'tensors left behind by the run');
+    const metrics = result.metrics!;
+    assert.ok(metrics.target.mIoU > metrics.baseline!.target.mIoU + 1, `target mIoU ${metrics.baseline!.target.mIoU} -> ${metrics.target.mIoU}`);
+    const lines = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const adapt = lines.filter((l) => l['phase'] === 'adapt');
+    assert.ok(adapt.length >= 8);
+    assert.equal(new Set(adapt.map((l) => l['tensors'])).size, 1, `tensor counts ${adapt.map((l) => l['tensors']).join(',')}`);
+    for (const key of ['loss/src/pixelCrossEntropy', 'loss/tgt/pseudoLabel', 'loss/tgt/protoNce', 'loss/tgt/crossDomainEntropy', 'loss/src/crossDomainEntropy']) {
+      assert.ok(adapt.some((l) => Number.isFinite(l[key] as number)), `${key} never logged`);
+    }
+    // Ground-truth diagnostics of the pseudo-labels and the clusters are logged (the benchmark has target labels).
+    assert.ok(adapt.some((l) => typeof l['pseudo/tgt/accuracy'] === 'number'));
+    assert.ok(lines.some((l) => typeof l['kmeans/tgt/k19/gtNmi'] === 'number'));
+  });
+});
