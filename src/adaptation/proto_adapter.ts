@@ -367,7 +367,8 @@ export class ProtoAdapter {
       });
       clustering.slotAssignments.forEach((bySlot, m) => {
         const slots = Int32Array.from(bySlot.keys()).filter((slot) => bySlot[slot]! >= 0);
-        this.options.diagnostics?.clustering(domain, `k${clustering.runs[m]!.centroids.length / bank.dims}`, slots, Int32Array.from(slots, (slot) => bySlot[slot]!));
+        // Named by the configured k (a small bank clusters into fewer), so the keys are stable over epochs.
+        this.options.diagnostics?.clustering(domain, `k${pcs.kList[m]}`, slots, Int32Array.from(slots, (slot) => bySlot[slot]!));
       });
       this.clusters[domain] = clustering.runs.map((run, m) => ({
         k: run.centroids.length / bank.dims,

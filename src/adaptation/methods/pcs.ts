@@ -279,7 +279,8 @@ export class PcsMethod implements UdaMethod {
       });
       clustering.slotAssignments.forEach((bySlot, m) => {
         const slots = Int32Array.from(bySlot.keys()).filter((slot) => bySlot[slot]! >= 0);
-        ctx.diagnostics.clustering(domain, `k${clustering.runs[m]!.centroids.length / bank.dims}`, slots, Int32Array.from(slots, (slot) => bySlot[slot]!));
+        // Named by the configured k (a small bank clusters into fewer), so the keys are stable over epochs.
+        ctx.diagnostics.clustering(domain, `k${pcs.kList[m]}`, slots, Int32Array.from(slots, (slot) => bySlot[slot]!));
       });
       this.clusters[domain] = clustering.runs.map((run, m) => ({ k: run.centroids.length / bank.dims, centroids: run.centroids, concentration: run.concentration, slotAssignments: clustering.slotAssignments[m]! }));
       record[`purity/${domain === 'source' ? 'src' : 'tgt'}`] = Number.isFinite(clustering.purity[0]!) ? clustering.purity[0] : null;
