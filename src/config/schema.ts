@@ -132,6 +132,7 @@ export const configSchema = z.strictObject({
       logEvery: positiveInt().default(10).describe('steps between metrics.jsonl lines'),
       checkpointEvery: positiveInt().default(50).describe('steps between checkpoints (a kill loses at most this many)'),
       evalEvery: nonNegativeInt().default(0).describe('warm-up: steps between evaluations (source val, and target val for the curves; 0: only at its end); adaptation evaluates at every epoch end'),
+      warmupAugment: z.boolean().default(false).describe('warm-up: apply the strong photometric augmentation of adapt.augment to the labelled images too (the "source-only with the same augmentation" reference; off: flip only, the baseline the adapting methods start from)'),
       selection: z.enum(['source-val', 'none']).default('source-val').describe('split the "best" checkpoint is chosen on; never the target labels'),
       reuseBaseline: z.boolean().default(true).describe('methods that start from the source-only warm-up: reuse a cached one with the same data/model/optimizer/seed, backend and native thread count instead of training it again'),
     })

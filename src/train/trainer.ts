@@ -17,7 +17,8 @@ import type { Config } from '../config/schema.js';
 import { validateConfig } from '../config/load.js';
 import { BatchLoader, type Batch } from '../data/batch_loader.js';
 import type { Dataset } from '../data/dataset.js';
-import { hashSeed } from '../data/rng.js';
+import { Rng, hashSeed } from '../data/rng.js';
+import { photometricAugment } from '../data/transforms/photometric.js';
 import { CLASS_LOOK_PERMUTATION } from '../data/synth/appearance.js';
 import { ProtosegError } from '../errors.js';
 import { evaluateSplit, type SplitEvaluation } from '../eval/evaluate_split.js';
@@ -131,7 +132,8 @@ export function baselineKey(config: Config, backend: BackendName): string {
   // The warm-up's supervised terms read the cell purity and the two CE losses' settings too.
   const warmupLosses = { purity: pcs.purity, pixelCrossEntropy: pcs.losses.pixelCrossEntropy, cosineCrossEntropy: pcs.losses.cosineCrossEntropy };
   const runtime = { backend, threads: backend === 'native' ? config.threads || availableParallelism() : undefined };
-  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, runtime, v: 2 };
+  const augment = train.warmupAugment ? config.adapt.augment : false;
+  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, augment, runtime, v: 2 };
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
 }
 
@@ -179,6 +181,12 @@ function fmt(value: number | undefined | null): string {
 function withoutLabels(batch: Batch): Batch {
   const { labels: _labels, ...rest } = batch;
   return rest;
+}
+
+/** A warm-up batch with the strong photometric augmentation of adapt.augment (train.warmupAugment), seeded by the step. */
+function augmentBatch(batch: Batch, config: Config, model: SegmentationModel, step: number): Batch {
+  const images = photometricAugment(batch.images, [batch.batchSize, batch.height, batch.width], model.inputNormalization, config.adapt.augment, new Rng(hashSeed(config.seed, 991, step)));
+  return { ...batch, images };
 }
 
 /** The data, step count and loss prefix of a warm-up kind. */
@@ -408,7 +416,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       progress.start(plan.label, plan.steps);
       progress.tick(state.warmupStep);
       while (state.warmupStep < plan.steps) {
-        const batch = await take('warmup');
+        const loaded = await take('warmup');
+        const batch = config.train.warmupAugment ? augmentBatch(loaded, config, model, state.warmupStep) : loaded;
         const lr = learningRate(config.optimizer.schedule, config.optimizer.lr, state.warmupStep, plan.steps, config.optimizer.power);
         const values = guardedStep(lr, () => supervisedTerms(model, batch, config, plan.prefix));
         if (values === undefined) continue;
