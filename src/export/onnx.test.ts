@@ -16,8 +16,9 @@ import * as ort from 'onnxruntime-node';
 import { CLASSES } from '../data/label_maps.js';
 import { readImage } from '../data/image_io.js';
 import { decodePng } from '../data/png.js';
-import { loadModel } from '../train/load_model.js';
+import { loadModel, type LoadedRunModel } from '../train/load_model.js';
 import { initTestBackend } from '../test_utils/backend.js';
+import { patternRgb, writeRgbPngFile } from '../test_utils/fixtures.js';
 import { main } from '../cli/main.js';
 import { configSha256 } from './metadata.js';
 import { ONNX_IR_VERSION, ONNX_OPSET, readOnnxMetadata } from './onnx.js';
@@ -55,6 +56,7 @@ for (const encoder of ['scratch', 'mobilenetv2'] as FixtureEncoder[]) {
     let onnxPath: string;
     let session: ort.InferenceSession;
     let backend: string;
+    let loaded: LoadedRunModel;
 
     before(async () => {
       backend = (await initTestBackend()).name;
@@ -63,9 +65,12 @@ for (const encoder of ['scratch', 'mobilenetv2'] as FixtureEncoder[]) {
       onnxPath = join(dir, 'model.onnx');
       assert.equal(await main(['export', '--checkpoint', fixture.checkpoint, '--format', 'onnx', '--out', onnxPath, '--backend', backend, '--quiet']), 0);
       session = await ort.InferenceSession.create(onnxPath);
+      // The reference model, loaded as predict loads it.
+      loaded = loadModel({ checkpoint: fixture.checkpoint });
     });
     after(async () => {
       await session?.release();
+      loaded?.model.dispose();
       rmSync(dir, { recursive: true, force: true });
     });
 
@@ -95,6 +100,39 @@ for (const encoder of ['scratch', 'mobilenetv2'] as FixtureEncoder[]) {
     });
 
     if (encoder === 'scratch') {
+      it('--scale (a factor, or a fixed network size) is baked in as predict --scale applies it', async () => {
+        for (const scale of ['0.75', '48x80']) {
+          const path = join(dir, `scale-${scale}.onnx`);
+          assert.equal(await main(['export', '--checkpoint', fixture.checkpoint, '--format', 'onnx', '--out', path, '--scale', scale, '--backend', backend, '--quiet']), 0);
+          assert.equal(readOnnxMetadata(readFileSync(path))['networkScale'], scale === '0.75' ? '0.75' : '{"height":48,"width":80}');
+          const checked = spawnSync(findOnnxPython(), ['-c', CHECKER, path], { encoding: 'utf8' });
+          assert.equal(checked.status, 0, `onnx.checker rejected the --scale ${scale} file: ${checked.stderr}`);
+          const scaled = await ort.InferenceSession.create(path);
+          try {
+            const images = [...fixture.images.native, ...fixture.images.odd];
+            for (const image of images) {
+              const expected = (await predictTrainIds(fixture.checkpoint, [image], join(dir, `pred-scale-${scale}-${images.indexOf(image)}`), backend, scale)).get(basename(image))!;
+              const { trainIds } = await runOnnx(scaled, [image]);
+              assert.ok(agreement(trainIds, expected) >= 0.999, `--scale ${scale}, ${image}: ${agreement(trainIds, expected)}`);
+            }
+          } finally {
+            await scaled.release();
+          }
+        }
+      });
+
+      it('rounds sides to the network size exactly as predict does, halves included (40, 24, 56, 72 and 8 px at stride 16)', async () => {
+        for (const [h, w] of [[40, 24], [56, 72], [8, 8], [23, 41]] as const) {
+          const image = join(dir, `pattern_${h}x${w}.png`);
+          await writeRgbPngFile(image, w, h, patternRgb(w, h, h));
+          const { logits } = await runOnnx(session, [image]);
+          const reference = await predictReferenceLogits(loaded.model, image, 1);
+          let worst = 0;
+          for (let i = 0; i < logits.length; i++) worst = Math.max(worst, Math.abs(logits[i]! - reference.logits[i]!));
+          assert.ok(worst <= 1e-3, `${h}x${w}: max |logit difference| ${worst}`);
+        }
+      });
+
       it('the README\'s onnxruntime example writes the trainIds protoseg predict writes', async () => {
         const root = fileURLToPath(new URL('../../', import.meta.url));
         const readme = readFileSync(join(root, 'README.md'), 'utf8');
@@ -123,25 +161,20 @@ for (const encoder of ['scratch', 'mobilenetv2'] as FixtureEncoder[]) {
         const images = fixture.images[size];
         const predicted = await predictTrainIds(fixture.checkpoint, images, join(dir, `pred-${size}`), backend);
         const { logits, trainIds, dims } = await runOnnx(session, images);
-        const loaded = loadModel({ checkpoint: fixture.checkpoint });
-        try {
-          const pixels = trainIds.length / images.length;
-          assert.deepEqual(dims.slice(0, 1), [images.length]);
-          for (let k = 0; k < images.length; k++) {
-            const expected = predicted.get(basename(images[k]!))!;
-            assert.equal(expected.length, pixels);
-            const share = agreement(trainIds.subarray(k * pixels, (k + 1) * pixels), expected);
-            assert.ok(share >= 0.999, `${basename(images[k]!)}: trainIds agree on ${(100 * share).toFixed(3)}% of pixels`);
-            assert.ok(new Set(expected).size >= 2, 'the prediction is not constant (the comparison would be vacuous)');
-            const reference = await predictReferenceLogits(loaded.model, images[k]!, loaded.config.eval.scale);
-            const ours = logits.subarray(k * reference.logits.length, (k + 1) * reference.logits.length);
-            let worst = 0;
-            for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i]! - reference.logits[i]!));
-            assert.ok(worst <= 1e-3, `${basename(images[k]!)}: max |logit difference| ${worst}`);
-            t.diagnostic(`${basename(images[k]!)} ${reference.height}x${reference.width}: trainIds agree on ${(100 * share).toFixed(3)}%, max |logit difference| ${worst.toExponential(2)}`);
-          }
-        } finally {
-          loaded.model.dispose();
+        const pixels = trainIds.length / images.length;
+        assert.deepEqual(dims.slice(0, 1), [images.length]);
+        for (let k = 0; k < images.length; k++) {
+          const expected = predicted.get(basename(images[k]!))!;
+          assert.equal(expected.length, pixels);
+          const share = agreement(trainIds.subarray(k * pixels, (k + 1) * pixels), expected);
+          assert.ok(share >= 0.999, `${basename(images[k]!)}: trainIds agree on ${(100 * share).toFixed(3)}% of pixels`);
+          assert.ok(new Set(expected).size >= 2, 'the prediction is not constant (the comparison would be vacuous)');
+          const reference = await predictReferenceLogits(loaded.model, images[k]!, loaded.config.eval.scale);
+          const ours = logits.subarray(k * reference.logits.length, (k + 1) * reference.logits.length);
+          let worst = 0;
+          for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i]! - reference.logits[i]!));
+          assert.ok(worst <= 1e-3, `${basename(images[k]!)}: max |logit difference| ${worst}`);
+          t.diagnostic(`${basename(images[k]!)} ${reference.height}x${reference.width}: trainIds agree on ${(100 * share).toFixed(3)}%, max |logit difference| ${worst.toExponential(2)}`);
         }
       });
     }

@@ -170,8 +170,16 @@ export function encodeOnnx(graph: ExportGraph, pipeline: ExportPipeline, metadat
   const imageHw = b.dims(nchw, 2, 'input');
   let networkHw: string;
   const stride = pipeline.outputStride;
-  if (typeof pipeline.scale === 'number') {
-    // eval/network_size.ts in float64: max(stride, round(side * scale / stride) * stride), round(v) = floor(v + 0.5) for v > 0.
+  if (pipeline.scale === 1) {
+    // eval/network_size.ts in int64 (exact, and integer-only for runtimes without float64, e.g. TensorRT):
+    // max(stride, round(side / stride) * stride) with round half up = floor((2 * side + stride) / (2 * stride)).
+    const i = (name: string, v: number): string => b.constant(`input/size_${name}`, [1], [v], 'int64');
+    const twice = b.node('Mul', [imageHw, i('two', 2)], 'input');
+    const rounded = b.node('Div', [b.node('Add', [twice, i('stride', stride)], 'input'), i('two_strides', 2 * stride)], 'input');
+    networkHw = b.node('Max', [b.node('Mul', [rounded, i('stride_multiple', stride)], 'input'), i('min_side', stride)], 'input');
+  } else if (typeof pipeline.scale === 'number') {
+    // The same rule in float64, as JavaScript computes it: max(stride, round(side * scale / stride) * stride),
+    // round(v) = floor(v + 0.5) for v > 0.
     const d = (name: string, v: number): string => b.constant(`input/size_${name}`, [1], [v], 'float64');
     const sides = b.node('Cast', [imageHw], 'input', { to: TensorProto_DataType.DOUBLE });
     const t = b.node('Div', [b.node('Mul', [sides, d('scale', pipeline.scale)], 'input'), d('stride', stride)], 'input');

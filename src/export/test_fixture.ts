@@ -110,9 +110,9 @@ export function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Runs `protoseg predict` in-process on `backend` and returns the train ids it wrote for each image (by file name). */
-export async function predictTrainIds(checkpoint: string, images: readonly string[], outDir: string, backend: string): Promise<Map<string, Uint8Array>> {
+export async function predictTrainIds(checkpoint: string, images: readonly string[], outDir: string, backend: string, scale?: string): Promise<Map<string, Uint8Array>> {
   const { main } = await import('../cli/main.js');
-  const code = await main(['predict', '--checkpoint', checkpoint, '--out', outDir, '--backend', backend, '--quiet', ...images]);
+  const code = await main(['predict', '--checkpoint', checkpoint, '--out', outDir, '--backend', backend, '--quiet', ...(scale !== undefined ? ['--scale', scale] : []), ...images]);
   if (code !== 0) throw new Error(`protoseg predict exited with ${code}`);
   const out = new Map<string, Uint8Array>();
   for (const image of images) {

@@ -187,4 +187,25 @@ describe('export --format web in headless Chromium', { skip: SKIP_BROWSER_TESTS 
     }
     checkQuiet(auto);
   });
+
+  it('segments an image dropped on the page', async () => {
+    const page = auto.page;
+    const base64 = readFileSync(fixture.images.native[0]!).toString('base64');
+    const transfer = await page.evaluateHandle((data: string) => {
+      const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+      const g = globalThis as unknown as { DataTransfer: new () => { items: { add(f: unknown): void } }; File: new (parts: unknown[], name: string, o: object) => unknown };
+      const dt = new g.DataTransfer();
+      dt.items.add(new g.File([bytes], 'dropped.png', { type: 'image/png' }));
+      return dt;
+    }, base64);
+    await page.dispatchEvent('body', 'drop', { dataTransfer: transfer });
+    await page.waitForFunction(() => {
+      const g = globalThis as unknown as PageGlobal;
+      return g.protoseg.results.length === 3 && g.document.body.dataset['state'] !== 'busy';
+    });
+    const results = (await page.evaluate(RESULTS)) as PageResult[];
+    assert.equal(results[2]!.name, 'dropped.png');
+    assert.ok(agreement(results[2]!.trainIds, predicted.get(basename(fixture.images.native[0]!))!) >= 0.995);
+    checkQuiet(auto);
+  });
 });
