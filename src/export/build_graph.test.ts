@@ -1,6 +1,6 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vm from 'node:vm';
@@ -12,7 +12,7 @@ import { Module } from '../models/module.js';
 import { createModel, type SegmentationModel } from '../models/segmentation_model.js';
 import { initTestBackend } from '../test_utils/backend.js';
 import { buildExportGraph } from './build_graph.js';
-import { exportModel } from './export_model.js';
+import { checkExportOut, exportModel } from './export_model.js';
 import { normalizationAffine, type ExportGraph, type ExportMetadata } from './graph.js';
 import { canonicalJson, configSha256 } from './metadata.js';
 import { GraphRunner } from './run_graph.js';
@@ -123,6 +123,22 @@ describe('export graph', () => {
       );
     } finally {
       model.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--out must fit the format: a file path for onnx, a folder for web', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'protoseg-export-out-'));
+    try {
+      const file = join(dir, 'model.onnx');
+      writeFileSync(file, 'x');
+      const usage = (pattern: RegExp) => (e: unknown) => e instanceof ProtosegError && e.code === 'PROTOSEG_USAGE' && pattern.test(e.message);
+      assert.throws(() => checkExportOut('onnx', dir), usage(/--out expected a file path \(e\.g\. model\.onnx\), got the folder/));
+      assert.throws(() => checkExportOut('web', file), usage(/--out expected a folder, got the file/));
+      checkExportOut('onnx', file);
+      checkExportOut('web', dir);
+      checkExportOut('web', join(dir, 'new-folder'));
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -35,6 +35,18 @@ export interface ExportResult {
   metadata: ExportMetadata;
 }
 
+/** Throws PROTOSEG_USAGE when `out` cannot be written as `format` (an existing folder for onnx, a file for web). */
+export function checkExportOut(format: ExportFormat, out: string): void {
+  if (!existsSync(out)) return;
+  const isDir = statSync(out).isDirectory();
+  if (format === 'onnx' && isDir) {
+    throw new ProtosegError('PROTOSEG_USAGE', `protoseg export --format onnx: --out expected a file path (e.g. model.onnx), got the folder ${out}. Name the file to write.`);
+  }
+  if (format === 'web' && !isDir) {
+    throw new ProtosegError('PROTOSEG_USAGE', `protoseg export --format web: --out expected a folder, got the file ${out}. Name a folder (it is created if needed).`);
+  }
+}
+
 export function exportModel(model: SegmentationModel, options: ExportOptions): ExportResult {
   if (model.numClasses !== NUM_CLASSES) {
     throw new ProtosegError(
@@ -42,9 +54,7 @@ export function exportModel(model: SegmentationModel, options: ExportOptions): E
       `export: layer "decoder.classifier" has ${model.numClasses} classes, expected ${NUM_CLASSES} (the Cityscapes train ids the exports name and colour). Export a model trained with model.numClasses = ${NUM_CLASSES}.`,
     );
   }
-  if (options.format === 'onnx' && existsSync(options.out) && statSync(options.out).isDirectory()) {
-    throw new ProtosegError('PROTOSEG_USAGE', `protoseg export --format onnx: --out expected a file path (e.g. model.onnx), got the folder ${options.out}. Name the file to write.`);
-  }
+  checkExportOut(options.format, options.out);
   const { graph, statistics } = buildExportGraph(model);
   const pipeline: ExportPipeline = { normalization: model.inputNormalization, scale: options.scale, outputStride: model.outputStride };
   const check = verifyExportGraph(model, graph, pipeline);

@@ -43,9 +43,11 @@ function megabytes(bytes: number): string {
 
 export async function runExport(o: ExportCliOptions): Promise<number> {
   const log = o.quiet ? () => {} : (line: string) => console.log(line);
+  const { checkExportOut, exportModel } = await import('../../export/export_model.js');
+  // Checked before the model loads, so a wrong --out fails at once.
+  checkExportOut(o.format, o.out);
   const loaded = await loadCliModel(o, (line) => console.error(`warning: ${line}`));
   try {
-    const { exportModel } = await import('../../export/export_model.js');
     const result = exportModel(loaded.model, {
       format: o.format,
       out: o.out,
