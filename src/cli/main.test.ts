@@ -15,6 +15,7 @@ import { collectImages, predictCommand, predictOptionsFromFlags } from './comman
 import { synthCommand, synthOptionsFromFlags } from './commands/synth.js';
 import { dataCheckCommand } from './commands/data_check.js';
 import { reportCommand } from './commands/report.js';
+import { exportCommand, exportOptionsFromFlags } from './commands/export.js';
 import { ProtosegError } from '../errors.js';
 import { encodePng } from '../data/png.js';
 import { buildGta5Tree, buildCityscapesTree, makeTempDir, removeTempDir, patternRgb, writeRgbPngFile } from '../test_utils/fixtures.js';
@@ -23,6 +24,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   train: trainCommand,
   eval: evalCommand,
   predict: predictCommand,
+  export: exportCommand,
   synth: synthCommand,
   'data check': dataCheckCommand,
   report: reportCommand,
@@ -266,6 +268,35 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
       assert.throws(() => predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--out', 'o', '--scale', 'big', 'x.png'])), usageError(/--scale expected a factor in \(0, 4\]/));
     },
     backend: () => assert.equal(predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--out', 'o', '--backend', 'wasm', 'x.png'])).backend, 'wasm'),
+  },
+  export: {
+    checkpoint: () => assert.equal(exportOptionsFromFlags(parse(exportCommand, ['--checkpoint', 'c', '--format', 'onnx', '--out', 'm.onnx'])).checkpoint, resolve('c')),
+    run: () => {
+      assert.equal(exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--format', 'web', '--out', 'w'])).run, resolve('r'));
+      assert.throws(() => exportOptionsFromFlags(parse(exportCommand, ['--format', 'web', '--out', 'w'])), usageError(/protoseg export: expected --run RUN_DIR or --checkpoint FILE/));
+      assert.throws(() => exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--checkpoint', 'c', '--format', 'web', '--out', 'w'])), usageError(/got both/));
+    },
+    which: () => assert.equal(exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--which', 'latest', '--format', 'web', '--out', 'w'])).which, 'latest'),
+    format: () => {
+      assert.equal(exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--format', 'onnx', '--out', 'm.onnx'])).format, 'onnx');
+      assert.equal(exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--format', 'web', '--out', 'w'])).format, 'web');
+      assert.throws(() => exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--format', 'onxx', '--out', 'm'])), usageError(/--format: expected one of "onnx", "web", got "onxx". Did you mean "onnx"\?/));
+      assert.throws(() => exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--out', 'm'])), usageError(/--format is required/));
+    },
+    out: () => {
+      assert.equal(exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--format', 'onnx', '--out', 'm.onnx'])).out, resolve('m.onnx'));
+      assert.throws(() => exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--format', 'onnx'])), usageError(/--out is required/));
+    },
+    scale: () => {
+      assert.equal(exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--format', 'onnx', '--out', 'm', '--scale', '0.5'])).scale, 0.5);
+      assert.deepEqual(exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--format', 'onnx', '--out', 'm', '--scale', '64x128'])).scale, { height: 64, width: 128 });
+      assert.equal(exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--format', 'onnx', '--out', 'm'])).scale, undefined);
+      assert.throws(() => exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--format', 'onnx', '--out', 'm', '--scale', 'big'])), usageError(/^protoseg export: --scale expected a factor in \(0, 4\]/));
+    },
+    backend: () => {
+      assert.equal(exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--format', 'onnx', '--out', 'm', '--backend', 'wasm'])).backend, 'wasm');
+      assert.throws(() => exportOptionsFromFlags(parse(exportCommand, ['--run', 'r', '--format', 'onnx', '--out', 'm', '--backend', 'wsam'])), usageError(/Did you mean "wasm"/));
+    },
   },
   synth: {
     out: () => assert.equal(synthOptionsFromFlags(parse(synthCommand, ['--out', 's'])).out, resolve('s')),

@@ -10,6 +10,7 @@ const COMMANDS: Record<string, () => Promise<CommandSpec>> = {
   train: async () => (await import('./commands/train.js')).trainCommand,
   eval: async () => (await import('./commands/eval.js')).evalCommand,
   predict: async () => (await import('./commands/predict.js')).predictCommand,
+  export: async () => (await import('./commands/export.js')).exportCommand,
   synth: async () => (await import('./commands/synth.js')).synthCommand,
   'data check': async () => (await import('./commands/data_check.js')).dataCheckCommand,
   report: async () => (await import('./commands/report.js')).reportCommand,
@@ -24,6 +25,7 @@ commands:
   train       train a model (default: the full PCS-seg method on the built-in benchmark)
   eval        evaluate a run or checkpoint (mIoU, per-class IoU, pixel accuracy)
   predict     write colour and trainId PNGs for images
+  export      write a trained model as ONNX, or as a web page that segments images offline
   synth       write the built-in two-domain benchmark to disk
   data check  integrity report of a dataset folder
   report      (re)write RUN_DIR/report.html

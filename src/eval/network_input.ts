@@ -6,6 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ProtosegError } from '../errors.js';
 import { normalizeInto } from '../data/batch_loader.js';
+import { networkSize } from './network_size.js';
+
+export { networkSize };
 
 /** How pixels become network inputs: ImageNet mean/std on [0,1], or [-1, 1] (MobileNetV2), or custom. */
 export type Normalization = 'imagenet' | 'minus1to1' | ((rgb: Uint8Array, width: number, height: number) => Float32Array);
@@ -28,19 +31,6 @@ export interface RgbLike {
   width: number;
   height: number;
   data: Uint8Array;
-}
-
-/** The size the network runs at for an image of height x width (see NetworkScaleOptions.scale). */
-export function networkSize(height: number, width: number, scale: NetworkScaleOptions['scale'], stride: number): { height: number; width: number } {
-  if (!Number.isInteger(stride) || stride < 1) {
-    throw new ProtosegError('PROTOSEG_CONFIG_INVALID', `network scale: expected stride a positive integer (the model's output stride, e.g. 32), got ${stride}.`);
-  }
-  const target = typeof scale === 'object' ? scale : { height: height * (scale ?? 1), width: width * (scale ?? 1) };
-  if (!(target.height > 0 && target.width > 0 && Number.isFinite(target.height) && Number.isFinite(target.width))) {
-    throw new ProtosegError('PROTOSEG_CONFIG_INVALID', `network scale: expected a positive scale (factor or {height, width}), got ${JSON.stringify(scale)}.`);
-  }
-  const round = (v: number): number => Math.max(stride, Math.round(v / stride) * stride);
-  return { height: round(target.height), width: round(target.width) };
 }
 
 /** RGB bytes -> normalised HWC floats (data/batch_loader.ts normalizeInto for the named modes). */

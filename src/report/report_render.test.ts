@@ -6,17 +6,14 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { initTestBackend } from '../test_utils/backend.js';
+import { SKIP_BROWSER_TESTS, launchChromium } from '../test_utils/browser.js';
 import { writeFakeRun } from './fake_run.js';
 import { writeReport } from './report.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const skip = process.env['PROTOSEG_SKIP_BROWSER_TESTS'] === '1';
 
 interface PageFacts {
   charts: { id: string; width: number; height: number; legendItems: number; overlaps: string[] }[];
@@ -49,11 +46,10 @@ const COLLECT = `(() => {
   return { charts, images, sections };
 })()`;
 
-describe('report in headless Chromium', { skip: skip ? 'PROTOSEG_SKIP_BROWSER_TESTS=1' : false }, () => {
+describe('report in headless Chromium', { skip: SKIP_BROWSER_TESTS ? 'PROTOSEG_SKIP_BROWSER_TESTS=1' : false }, () => {
   let root: string;
   let reportPath: string;
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM}: expected Chromium for the report rendering test, got no such file. Install it (apt-get install -y chromium) or set PROTOSEG_SKIP_BROWSER_TESTS=1.`);
     await initTestBackend();
     root = mkdtempSync(join(tmpdir(), 'protoseg-report-render-'));
     const runDir = join(root, 'run');
@@ -63,13 +59,7 @@ describe('report in headless Chromium', { skip: skip ? 'PROTOSEG_SKIP_BROWSER_TE
   after(() => rmSync(root, { recursive: true, force: true }));
 
   it('charts have a size and readable labels, images load, and only file:/data: URLs are requested', { timeout: 120_000 }, async () => {
-    const context = await chromium.launchPersistentContext(join(root, 'profile'), {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      viewport: { width: 1360, height: 900 },
-      offline: true,
-    });
+    const context = await launchChromium(join(root, 'profile'));
     try {
       const page = context.pages()[0] ?? (await context.newPage());
       const requested: string[] = [];
