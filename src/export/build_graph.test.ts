@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as vm from 'node:vm';
 import * as tf from '@tensorflow/tfjs-core';
+import { validateConfig } from '../config/load.js';
 import { ProtosegError } from '../errors.js';
 import { normalizeRgb } from '../eval/network_input.js';
 import { Conv2d, DepthwiseConv2d } from '../models/layers.js';
@@ -80,13 +81,18 @@ describe('export graph', () => {
     });
   }
 
-  it('bakes in the target-domain BN statistics when the model has per-domain ones', () => {
+  it('bakes in the target-domain BN statistics when asked (models with per-domain statistics), the shared ones otherwise', () => {
     const model = createModel({ encoder: { name: 'scratch', widths: [4, 4] }, embeddingDim: 4, projectionStride: 2 });
     try {
-      const calls: string[] = [];
-      Object.assign(model, { setStatisticsDomain: (domain: string) => calls.push(domain) });
-      assert.equal(buildExportGraph(model).statistics, 'target');
-      assert.deepEqual(calls, ['target']);
+      // Give the target statistics other values than the source ones.
+      for (const [name, v] of model.buffers()) if (name.endsWith('target_moving_mean')) v.assign(tf.fill(v.shape, 0.7));
+      const weightsOf = (g: ReturnType<typeof buildExportGraph>) => JSON.stringify(Object.values(g.graph.weights).map((w) => Array.from((w as { data: Float32Array }).data ?? [])));
+      const target = buildExportGraph(model, 'target');
+      const shared = buildExportGraph(model, 'shared');
+      assert.equal(target.statistics, 'target');
+      assert.equal(shared.statistics, 'shared');
+      assert.notEqual(weightsOf(target), weightsOf(shared));
+      assert.equal(model.statisticsDomain, 'source', 'the model is left on its previous statistics');
     } finally {
       model.dispose();
     }
@@ -118,7 +124,7 @@ describe('export graph', () => {
     const model = createModel({ encoder: { name: 'scratch', widths: [4, 4] }, embeddingDim: 4, projectionStride: 2, numClasses: 5 });
     try {
       assert.throws(
-        () => exportModel(model, { format: 'onnx', out: join(dir, 'm.onnx'), scale: 1, config: {}, checkpoint: { file: 'x.ckpt', step: null } }),
+        () => exportModel(model, { format: 'onnx', out: join(dir, 'm.onnx'), scale: 1, config: validateConfig({}), checkpoint: { file: 'x.ckpt', step: null } }),
         unsupported(/^export: layer "decoder\.classifier" has 5 classes, expected 19 .*model\.numClasses = 19\./),
       );
     } finally {

@@ -23,8 +23,6 @@ export interface BuiltGraph {
 /** A node without its output name (the builder names outputs). */
 type NodeSpec = ExportNode extends infer N ? (N extends ExportNode ? Omit<N, 'output'> : never) : never;
 
-type WithDomains = SegmentationModel & { setStatisticsDomain?: (domain: 'source' | 'target') => void };
-
 function unsupported(layer: string, what: string, fix: string): ProtosegError {
   return new ProtosegError('PROTOSEG_EXPORT_UNSUPPORTED', `export: layer "${layer}" ${what}. ${fix}`);
 }
@@ -230,19 +228,21 @@ function unetDecoder(b: GraphBuilder, decoder: Module, skips: readonly string[],
 }
 
 /**
- * The export graph of `model` (eval mode, BN folded). A model with per-domain BN statistics is
- * switched to its target-domain statistics first (the domain the adapted model is deployed on).
+ * The export graph of `model` (eval mode, BN folded) with the BN statistics of `statistics`: 'target'
+ * for a model that keeps per-domain statistics (the domain the adapted model is deployed on),
+ * 'shared' for one set. The model's active statistics domain is restored afterwards.
  */
-export function buildExportGraph(model: SegmentationModel): BuiltGraph {
-  // TODO(per-domain BN): the lead is adding per-domain BN statistics (src/models/layers.ts) with
-  // SegmentationModel.setStatisticsDomain('source' | 'target'); BatchNorm.movingMean/movingVariance then
-  // return the active domain's statistics. Until then there is one set and this call is skipped.
-  const withDomains = model as WithDomains;
-  let statistics: StatisticsDomain = 'shared';
-  if (typeof withDomains.setStatisticsDomain === 'function') {
-    withDomains.setStatisticsDomain('target');
-    statistics = 'target';
+export function buildExportGraph(model: SegmentationModel, statistics: StatisticsDomain = 'shared'): BuiltGraph {
+  const previous = model.statisticsDomain;
+  model.setStatisticsDomain(statistics === 'target' ? 'target' : 'source');
+  try {
+    return buildGraphWithActiveStatistics(model, statistics);
+  } finally {
+    model.setStatisticsDomain(previous);
   }
+}
+
+function buildGraphWithActiveStatistics(model: SegmentationModel, statistics: StatisticsDomain): BuiltGraph {
   const b = new GraphBuilder();
   const input = 'images';
   const encoder = model.encoder;

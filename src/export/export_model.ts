@@ -8,6 +8,8 @@ import type { NetworkScale } from '../eval/network_size.js';
 import { ProtosegError } from '../errors.js';
 import type { SegmentationModel } from '../models/segmentation_model.js';
 import { writeFileAtomic } from '../train/checkpoint.js';
+import { statisticsDomainFor } from '../adaptation/methods/registry.js';
+import type { Config } from '../config/schema.js';
 import { buildExportGraph } from './build_graph.js';
 import { countWeights, type ExportFormat, type ExportPipeline } from './graph.js';
 import { classNames, classPalette, configSha256, protosegVersion, type ExportMetadata } from './metadata.js';
@@ -21,8 +23,8 @@ export interface ExportOptions {
   out: string;
   /** Network scale baked into the graph (what `predict --scale` would use). */
   scale: NetworkScale;
-  /** The run's resolved config (hashed into the metadata). */
-  config: unknown;
+  /** The run's resolved config (hashed into the metadata; says whether the model keeps target BN statistics). */
+  config: Config;
   checkpoint: { file: string; step: number | null };
 }
 
@@ -55,7 +57,7 @@ export function exportModel(model: SegmentationModel, options: ExportOptions): E
     );
   }
   checkExportOut(options.format, options.out);
-  const { graph, statistics } = buildExportGraph(model);
+  const { graph, statistics } = buildExportGraph(model, statisticsDomainFor(options.config, 'target') === 'target' ? 'target' : 'shared');
   const pipeline: ExportPipeline = { normalization: model.inputNormalization, scale: options.scale, outputStride: model.outputStride };
   const check = verifyExportGraph(model, graph, pipeline);
   const metadata: ExportMetadata = {
