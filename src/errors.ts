@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'PROTOSEG_KERNEL_NOT_REGISTERED'
   | 'PROTOSEG_BACKEND_UNAVAILABLE'
   | 'PROTOSEG_NUMERICAL'
+  | 'PROTOSEG_DISTRIBUTED'
   | 'PROTOSEG_INTERNAL';
 
 /** Codes whose cause the user can fix (bad input, config, data): the CLI exits with 1 for these. */
@@ -29,6 +30,8 @@ const USER_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'PROTOSEG_CHECKPOINT_INVALID',
   'PROTOSEG_BACKEND_UNAVAILABLE',
   'PROTOSEG_NUMERICAL',
+  // Rendezvous, a failed or unreachable peer rank, ranks out of step: fixed by the launch (ports, addresses, flags).
+  'PROTOSEG_DISTRIBUTED',
 ]);
 
 export class ProtosegError extends Error {
