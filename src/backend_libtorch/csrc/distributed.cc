@@ -219,16 +219,35 @@ napi_value typed_array_like(napi_env env, at::ScalarType dtype, size_t n, void**
 
 // ---- process group lifetime ----
 
+// A rendezvous failure this file diagnosed (other exceptions there come from the store connection).
+struct RendezvousError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // The store handshake: same world size everywhere, no rank twice, every rank present; waits up to
 // the timeout and names the ranks that did not come.
 void handshake(c10d::Store& store, int rank, int size, Millis timeout, const std::string& master) {
   if (rank == 0) store.set("protoseg/world", std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&size), reinterpret_cast<const uint8_t*>(&size) + sizeof(int)));
   int64_t seen = store.add("protoseg/rank/" + std::to_string(rank), 1);
   if (seen > 1) {
-    throw std::runtime_error("distributed rendezvous at " + master + ": rank " + std::to_string(rank) + " joined twice (two processes have RANK=" + std::to_string(rank) + "); give every process its own RANK in 0.." + std::to_string(size - 1) + ".");
+    throw RendezvousError("distributed rendezvous at " + master + ": rank " + std::to_string(rank) + " joined twice (two processes have RANK=" + std::to_string(rank) + "); give every process its own RANK in 0.." + std::to_string(size - 1) + ".");
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::vector<std::string> keys{"protoseg/world"};
+  // The world size first: a rank started with another WORLD_SIZE fails at once, naming both.
+  while (!store.check({"protoseg/world"})) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw RendezvousError("distributed rendezvous at " + master + " (rank " + std::to_string(rank) + " of " + std::to_string(size) + "): rank 0 did not join within " + seconds(timeout) +
+                               ". Start every rank with the same MASTER_ADDR/MASTER_PORT and WORLD_SIZE, or raise the timeout.");
+    }
+    std::this_thread::sleep_for(Millis(20));
+  }
+  auto value = store.get("protoseg/world");
+  int world = 0;
+  if (value.size() == sizeof(int)) std::memcpy(&world, value.data(), sizeof(int));
+  if (world != size) {
+    throw RendezvousError("distributed rendezvous at " + master + ": rank " + std::to_string(rank) + " has WORLD_SIZE " + std::to_string(size) + " but rank 0 has " + std::to_string(world) + "; start every rank with the same WORLD_SIZE.");
+  }
+  std::vector<std::string> keys;
   for (int r = 0; r < size; ++r) keys.push_back("protoseg/rank/" + std::to_string(r));
   for (;;) {
     if (store.check(keys)) break;
@@ -240,16 +259,10 @@ void handshake(c10d::Store& store, int rank, int size, Millis timeout, const std
           missing += (count++ == 0 ? "" : ", ") + std::to_string(r);
         }
       }
-      throw std::runtime_error("distributed rendezvous at " + master + " (rank " + std::to_string(rank) + " of " + std::to_string(size) + "): " + (count == 1 ? "rank " : "ranks ") + missing + " did not join within " + seconds(timeout) +
+      throw RendezvousError("distributed rendezvous at " + master + " (rank " + std::to_string(rank) + " of " + std::to_string(size) + "): " + (count == 1 ? "rank " : "ranks ") + missing + " did not join within " + seconds(timeout) +
                                ". Start every rank with the same MASTER_ADDR/MASTER_PORT and WORLD_SIZE, or raise the timeout.");
     }
     std::this_thread::sleep_for(Millis(20));
-  }
-  auto value = store.get("protoseg/world");
-  int world = 0;
-  if (value.size() == sizeof(int)) std::memcpy(&world, value.data(), sizeof(int));
-  if (world != size) {
-    throw std::runtime_error("distributed rendezvous at " + master + ": rank " + std::to_string(rank) + " has WORLD_SIZE " + std::to_string(size) + " but rank 0 has " + std::to_string(world) + "; start every rank with the same WORLD_SIZE.");
   }
 }
 
@@ -294,7 +307,14 @@ napi_value init(Args& a) {
     throw std::runtime_error("distributed rendezvous: rank " + std::to_string(rank) + " could not reach the store at " + master + " within " + seconds(timeout) + " (" + cause +
                              "). Check MASTER_ADDR/MASTER_PORT, that rank 0 is running, and that the port is open.");
   }
-  handshake(*g.store, rank, size, timeout, master);
+  try {
+    handshake(*g.store, rank, size, timeout, master);
+  } catch (const RendezvousError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw std::runtime_error("distributed rendezvous at " + master + " (rank " + std::to_string(rank) + " of " + std::to_string(size) + "): lost the connection to the store (" + first_line(e) +
+                             "): rank 0 has stopped, or the network failed.");
+  }
   auto pg_store = c10::make_intrusive<c10d::PrefixStore>("protoseg/pg", g.store);
   try {
     if (backend == "gloo") {
