@@ -54,7 +54,8 @@ describe('rendezvous faults (real processes on 127.0.0.1)', { skip: DIST_SKIP },
 
   it('a wrong master port: the rank cannot reach the store, rank 0 names the rank that did not join; both exit 1 within the timeout', async () => {
     const port = await freePort();
-    const wrong = await freePort();
+    // Port 1 (tcpmux): nothing listens there, and no other test's store can be on it.
+    const wrong = 1;
     const [r0, r1] = await Promise.all([
       startRank(['collectives'], rankEnv(2, 0, port, timeout), 15_000).done,
       startRank(['collectives'], rankEnv(2, 1, wrong, timeout), 15_000).done,

@@ -2,8 +2,9 @@
  * Data-parallel gradient averaging, as PyTorch's DDP does it: gradients are flattened into buckets of
  * about `bucketBytes` (in parameter order, the same on every rank), each bucket is all-reduced in one
  * collective and divided by the world size, and the result is split back into per-parameter tensors.
- * The loss values are averaged too (one small collective), so every rank logs, and checks for
- * NaN/Inf, the same numbers. A parameter that has a gradient on some ranks only (a loss term that a
+ * The loss values are averaged too (in the last bucket), so every rank logs, and checks for NaN/Inf,
+ * the same numbers. Collectives per step: one small header (do all ranks have the same loss terms and
+ * gradients?) plus one per bucket. A parameter that has a gradient on some ranks only (a loss term that a
  * rank's batch did not activate) gets zeros on the others, so every rank applies the same update.
  * Use `reducer.hook` as trainStep's `reduceGradients`.
  */
@@ -109,32 +110,38 @@ export class GradientReducer {
       names = this.params.filter((_, i) => mask[i] === 1).map((p) => p.name);
     }
     const grads = new Map<string, tf.Tensor>();
-    const zeros: tf.Tensor[] = [];
+    const extra: tf.Tensor[] = [];
+    let values: Record<string, number> | undefined;
     try {
-      for (const bucket of planBuckets(names.map((name) => ({ name, size: this.sizeOf.get(name)! })), this.bucketBytes)) {
+      const buckets = planBuckets(names.map((name) => ({ name, size: this.sizeOf.get(name)! })), this.bucketBytes);
+      if (buckets.length === 0) buckets.push([]);
+      buckets.forEach((bucket, b) => {
         const inputs = bucket.map((name) => {
           const g = local.grads.get(name);
           if (g !== undefined) return g;
           const z = tf.zeros(this.params.find((p) => p.name === name)!.variable.shape);
-          zeros.push(z);
+          extra.push(z);
           return z;
         });
-        const outputs = c.allReduceTensors(inputs, 'avg');
+        // Same loss terms everywhere: their values ride along in the last bucket (no collective of their own).
+        const last = b === buckets.length - 1 && sameTerms;
+        if (last) extra.push(tf.tensor1d(Float32Array.from(terms, (t) => local.values[t]!)));
+        const outputs = c.allReduceTensors(last ? [...inputs, extra.at(-1)!] : inputs, 'avg');
         bucket.forEach((name, i) => grads.set(name, outputs[i]!));
-      }
+        if (last) {
+          const averaged = outputs[bucket.length]!;
+          const data = averaged.dataSync();
+          values = Object.fromEntries(terms.map((t, i) => [t, data[i]!]));
+          averaged.dispose();
+        }
+      });
     } catch (error) {
       grads.forEach((g) => g.dispose());
       throw error;
     } finally {
-      zeros.forEach((z) => z.dispose());
+      extra.forEach((t) => t.dispose());
     }
-    return { values: sameTerms ? this.averageSameTerms(local.values, terms) : this.averageMixedTerms(local.values), grads };
-  }
-
-  private averageSameTerms(values: Record<string, number>, terms: readonly string[]): Record<string, number> {
-    const buffer = Float64Array.from(terms, (t) => values[t]!);
-    this.collectives.allReduceArray(buffer, 'sum');
-    return Object.fromEntries(terms.map((t, i) => [t, buffer[i]! / this.collectives.worldSize]));
+    return { values: values ?? this.averageMixedTerms(local.values), grads };
   }
 
   /** Terms differ between ranks: each term's mean over the ranks that have it. */

@@ -1,6 +1,7 @@
 import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { seeded } from '../backend_libtorch/test/compare.js';
 import { BatchNorm } from '../models/layers.js';
 import { Initializer } from '../models/module.js';
 import { composedBatchNormTraining } from '../ops/batch_norm_training.js';
@@ -15,14 +16,6 @@ import { DIST_SKIP, runRanks } from './testing/ranks.js';
 before(async () => {
   await initTestBackend();
 });
-
-function seeded(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return lo + (s / 4294967296) * (hi - lo);
-  });
-}
 
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;

@@ -23,6 +23,7 @@ import { MemoryBank } from '../../adaptation/memory_bank.js';
 import { computeInstances, toBankBatch } from '../../adaptation/regions.js';
 import { BatchLoader, type Batch } from '../../data/batch_loader.js';
 import type { Dataset, LoadedSample, SampleRef } from '../../data/dataset.js';
+import { seeded } from '../../backend_libtorch/test/compare.js';
 import { ProtosegError } from '../../errors.js';
 import { downsampleLabels } from '../../losses/cell_labels.js';
 import { pixelCrossEntropyLoss } from '../../losses/pixel_cross_entropy_loss.js';
@@ -124,14 +125,6 @@ function collectivesScenario(c: Collectives): void {
   console.log('ok');
 }
 
-function seededValues(n: number, seed: number, lo: number, hi: number): Float32Array {
-  let state = (seed * 2654435761) >>> 0 || 1;
-  return Float32Array.from({ length: n }, () => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return lo + (state / 4294967296) * (hi - lo);
-  });
-}
-
 function maxRelative(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let scale = 1e-6;
   for (let i = 0; i < b.length; i++) scale = Math.max(scale, Math.abs(b[i]!));
@@ -147,10 +140,10 @@ function syncBnScenario(c: Collectives): void {
   const local = [per, shape[1], shape[2], shape[3]];
   const sliceOf = (values: Float32Array): Float32Array => values.subarray(c.rank * (size / c.worldSize), (c.rank + 1) * (size / c.worldSize));
   // An offset mean (3) so cancellation in sum(x^2) - N mean^2 would show.
-  const xAll = seededValues(size, 1, 2, 4);
-  const wAll = seededValues(size, 2, -1, 1);
-  const gamma = tf.tensor1d(seededValues(3, 3, 0.5, 1.5));
-  const beta = tf.tensor1d(seededValues(3, 4, -0.5, 0.5));
+  const xAll = seeded(size, 1, 2, 4);
+  const wAll = seeded(size, 2, -1, 1);
+  const gamma = tf.tensor1d(seeded(3, 3, 0.5, 1.5));
+  const beta = tf.tensor1d(seeded(3, 4, -0.5, 0.5));
   const eps = 1e-3;
   const errors: Record<string, number> = {};
   tf.tidy(() => {

@@ -3,10 +3,10 @@
  * each with a timeout that kills it (a hang fails the test instead of stalling the suite), and
  * checking that no process is left behind. Test code only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { distributedSupport } from '../../backend_libtorch/distributed.js';
+import { startProcess, waitFor, type ProcessRun, type RunningProcess } from '../../test_utils/process.js';
 
 /** dist/distributed/testing/rank_worker.js */
 export const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'rank_worker.js');
@@ -17,21 +17,8 @@ export const DIST_SKIP: string | false = (() => {
   return support.available ? false : `distributed part of the native addon not built (${support.reason})`;
 })();
 
-export interface RankRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** Wall time from start to exit. */
-  ms: number;
-  timedOut: boolean;
-}
-
-export interface RunningRank {
-  child: ChildProcess;
-  output(): { stdout: string; stderr: string };
-  done: Promise<RankRun>;
-}
+export type RankRun = ProcessRun;
+export { waitFor };
 
 /** The environment of rank `rank` of `worldSize` (without WORLD_SIZE for worldSize 0: no distributed settings). */
 export function rankEnv(worldSize: number, rank: number, port: number, extra: Record<string, string> = {}): Record<string, string | undefined> {
@@ -41,26 +28,8 @@ export function rankEnv(worldSize: number, rank: number, port: number, extra: Re
   return { ...env, ...extra };
 }
 
-export function startRank(args: readonly string[], env: Record<string, string | undefined>, timeoutMs = 30_000): RunningRank {
-  const start = Date.now();
-  const child = spawn(process.execPath, [WORKER, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, timeoutMs);
-  const done = new Promise<RankRun>((resolveRun, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolveRun({ code, signal, stdout, stderr, ms: Date.now() - start, timedOut });
-    });
-  });
-  return { child, output: () => ({ stdout, stderr }), done };
+export function startRank(args: readonly string[], env: Record<string, string | undefined>, timeoutMs = 30_000): RunningProcess {
+  return startProcess(WORKER, args, { env, timeoutMs });
 }
 
 /** Runs `worldSize` ranks of one scenario to completion (0: one process without distributed settings). */
@@ -76,15 +45,6 @@ export function isAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Resolves once `predicate` holds, polling every 20 ms; rejects after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
