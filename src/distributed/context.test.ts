@@ -70,7 +70,8 @@ describe('rendezvous faults (real processes on 127.0.0.1)', { skip: DIST_SKIP },
     ]);
     for (const r of [r0!, r1!]) {
       assert.equal(r.stderr.trim().split('\n').length, 1, `one line only: ${r.stderr}`);
-      assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+      // Bounded by the 2 s timeout plus process start-up (slow on a loaded machine), not the 600 s default.
+      assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
     }
   });
 
@@ -80,7 +81,7 @@ describe('rendezvous faults (real processes on 127.0.0.1)', { skip: DIST_SKIP },
     const lines = errorLines(r.stderr);
     assert.equal(lines.length, 1, r.stderr);
     assert.match(lines[0]!, /^error PROTOSEG_DISTRIBUTED: distributed rendezvous: rank 1 could not reach the store at 192\.0\.2\.1:29500 within 2 s \(.*\)\. Check MASTER_ADDR/);
-    assert.ok(r.ms < 10_000, `took ${r.ms} ms`);
+    assert.ok(r.ms < 20_000, `took ${r.ms} ms`);
   });
 
   it('two processes with the same RANK: the second is named (the others time out waiting for rank 2)', async () => {

@@ -54,7 +54,7 @@ describe('launchRanks: supervising real ranks on 127.0.0.1', { skip: DIST_SKIP }
     const killedAt = Date.now();
     process.kill(pid1!, 'SIGKILL');
     const result = await running.done;
-    assert.ok(Date.now() - killedAt < 5000, `stopped after ${Date.now() - killedAt} ms`);
+    assert.ok(Date.now() - killedAt < 8000, `stopped after ${Date.now() - killedAt} ms`);
     assert.notEqual(result.exitCode, 0);
     assert.deepEqual(result.failure && [result.failure.rank, result.failure.signal], [1, 'SIGKILL']);
     assert.deepEqual(lines, [`protoseg launcher: rank 1 (pid ${pid1}) was killed by SIGKILL; stopping the 1 other rank on this machine.`]);
@@ -116,7 +116,7 @@ describe('ranks without the launcher (started by another launcher)', { skip: DIS
     const killedAt = Date.now();
     ranks[1]!.child.kill('SIGKILL');
     const r0 = await ranks[0]!.done;
-    assert.ok(Date.now() - killedAt < 3000, `rank 0 stopped after ${Date.now() - killedAt} ms (timeout is 600 s)`);
+    assert.ok(Date.now() - killedAt < 8000, `rank 0 stopped after ${Date.now() - killedAt} ms (timeout is 600 s)`);
     assert.equal(r0.code, 1);
     const lines = errorLines(r0.stderr);
     assert.equal(lines.length, 1, r0.stderr);
