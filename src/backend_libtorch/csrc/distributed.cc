@@ -225,31 +225,46 @@ struct RendezvousError : std::runtime_error {
 };
 
 // The store handshake: same world size everywhere, no rank twice, every rank present; waits up to
-// the timeout and names the ranks that did not come.
+// the timeout and names the ranks that did not come. A rank that finds a problem also writes it to
+// the store ("protoseg/abort"), so the ranks waiting for it fail at once, saying why, instead of
+// waiting out the timeout.
 void handshake(c10d::Store& store, int rank, int size, Millis timeout, const std::string& master) {
-  if (rank == 0) store.set("protoseg/world", std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&size), reinterpret_cast<const uint8_t*>(&size) + sizeof(int)));
-  int64_t seen = store.add("protoseg/rank/" + std::to_string(rank), 1);
-  if (seen > 1) {
-    throw RendezvousError("distributed rendezvous at " + master + ": rank " + std::to_string(rank) + " joined twice (two processes have RANK=" + std::to_string(rank) + "); give every process its own RANK in 0.." + std::to_string(size - 1) + ".");
-  }
+  const std::string me = "(rank " + std::to_string(rank) + " of " + std::to_string(size) + ")";
+  const std::string abort_key = "protoseg/abort";
+  auto fail = [&](const std::string& message) {
+    std::string text = "distributed rendezvous at " + master + ": " + message;
+    try {
+      store.set(abort_key, std::vector<uint8_t>(text.begin(), text.end()));
+    } catch (const std::exception&) {
+      // The store is gone too; the others find out through their own timeout.
+    }
+    throw RendezvousError(text);
+  };
+  auto check_abort = [&]() {
+    if (!store.check({abort_key})) return;
+    auto v = store.get(abort_key);
+    throw RendezvousError("distributed rendezvous at " + master + " " + me + ": stopped because another rank failed (" + std::string(v.begin(), v.end()) + ")");
+  };
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  if (rank == 0) store.set("protoseg/world", std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&size), reinterpret_cast<const uint8_t*>(&size) + sizeof(int)));
   // The world size first: a rank started with another WORLD_SIZE fails at once, naming both.
   while (!store.check({"protoseg/world"})) {
     if (std::chrono::steady_clock::now() >= deadline) {
-      throw RendezvousError("distributed rendezvous at " + master + " (rank " + std::to_string(rank) + " of " + std::to_string(size) + "): rank 0 did not join within " + seconds(timeout) +
-                               ". Start every rank with the same MASTER_ADDR/MASTER_PORT and WORLD_SIZE, or raise the timeout.");
+      throw RendezvousError("distributed rendezvous at " + master + " " + me + ": rank 0 did not join within " + seconds(timeout) +
+                            ". Start every rank with the same MASTER_ADDR/MASTER_PORT and WORLD_SIZE, or raise the timeout.");
     }
     std::this_thread::sleep_for(Millis(20));
   }
   auto value = store.get("protoseg/world");
   int world = 0;
   if (value.size() == sizeof(int)) std::memcpy(&world, value.data(), sizeof(int));
-  if (world != size) {
-    throw RendezvousError("distributed rendezvous at " + master + ": rank " + std::to_string(rank) + " has WORLD_SIZE " + std::to_string(size) + " but rank 0 has " + std::to_string(world) + "; start every rank with the same WORLD_SIZE.");
-  }
+  if (world != size) fail("rank " + std::to_string(rank) + " has WORLD_SIZE " + std::to_string(size) + " but rank 0 has " + std::to_string(world) + "; start every rank with the same WORLD_SIZE.");
+  int64_t seen = store.add("protoseg/rank/" + std::to_string(rank), 1);
+  if (seen > 1) fail("rank " + std::to_string(rank) + " joined twice (two processes have RANK=" + std::to_string(rank) + "); give every process its own RANK in 0.." + std::to_string(size - 1) + ".");
   std::vector<std::string> keys;
   for (int r = 0; r < size; ++r) keys.push_back("protoseg/rank/" + std::to_string(r));
   for (;;) {
+    check_abort();
     if (store.check(keys)) break;
     if (std::chrono::steady_clock::now() >= deadline) {
       std::string missing;
@@ -259,8 +274,8 @@ void handshake(c10d::Store& store, int rank, int size, Millis timeout, const std
           missing += (count++ == 0 ? "" : ", ") + std::to_string(r);
         }
       }
-      throw RendezvousError("distributed rendezvous at " + master + " (rank " + std::to_string(rank) + " of " + std::to_string(size) + "): " + (count == 1 ? "rank " : "ranks ") + missing + " did not join within " + seconds(timeout) +
-                               ". Start every rank with the same MASTER_ADDR/MASTER_PORT and WORLD_SIZE, or raise the timeout.");
+      throw RendezvousError("distributed rendezvous at " + master + " " + me + ": " + (count == 1 ? "rank " : "ranks ") + missing + " did not join within " + seconds(timeout) +
+                            ". Start every rank with the same MASTER_ADDR/MASTER_PORT and WORLD_SIZE, or raise the timeout.");
     }
     std::this_thread::sleep_for(Millis(20));
   }
