@@ -72,8 +72,8 @@ try {
     if (!opts['skip-torch']) reduceRows.push({ round, ...(await onRanks(2, opts.python, [join(here, 'distributed_allreduce.py'), shapesFile, opts.iters, opts['bucket-bytes']])) });
     reduceRows.push({ round, ...(await node('wasm')) });
     if (!opts['skip-step']) {
-      for (const nproc of [1, 2]) {
-        stepRows.push({ round, ...(await onRanks(nproc, process.execPath, [join(here, 'distributed_rank.mjs'), 'step', opts['step-iters'], String(config.data.batchSize)])) });
+      for (const [nproc, bn] of [[1, ''], [2, ''], [2, 'local-bn']]) {
+        stepRows.push({ round, ...(await onRanks(nproc, process.execPath, [join(here, 'distributed_rank.mjs'), 'step', opts['step-iters'], String(config.data.batchSize), bn])) });
       }
     }
   }
@@ -93,10 +93,17 @@ if (!opts['skip-torch']) {
 }
 if (stepRows.length > 0) {
   console.log(`\ntraining step of the default model, global batch ${config.data.batchSize} at ${config.data.synthetic.height}x${config.data.synthetic.width}, 1 thread per rank (native):`);
-  for (const n of [1, 2]) {
-    const rows = stepRows.filter((r) => r.worldSize === n);
-    console.log(`  ${n} rank(s) x batch ${rows[0].perRankBatch}: s/step ${rows.map((r) => r.secondsPerStep.toFixed(3)).join(', ')}; images/s ${rows.map((r) => r.imagesPerSecond.toFixed(1)).join(', ')}`);
+  const variants = [
+    ['1 rank x batch 4', (r) => r.worldSize === 1],
+    ['2 ranks x batch 2, sync BN', (r) => r.worldSize === 2 && r.syncBn],
+    ['2 ranks x batch 2, per-rank BN', (r) => r.worldSize === 2 && !r.syncBn],
+  ];
+  for (const [label, pick] of variants) {
+    const rows = stepRows.filter(pick);
+    console.log(`  ${label.padEnd(32)} s/step ${rows.map((r) => r.secondsPerStep.toFixed(3)).join(', ')}; images/s ${rows.map((r) => r.imagesPerSecond.toFixed(1)).join(', ')}`);
   }
-  const speedups = stepRows.filter((r) => r.worldSize === 2).map((r) => r.imagesPerSecond / stepRows.find((o) => o.worldSize === 1 && o.round === r.round).imagesPerSecond);
-  console.log(`  throughput 2 ranks / 1 rank, same round: ${speedups.map((x) => x.toFixed(2)).join(', ')} (median ${median(speedups).toFixed(2)})`);
+  for (const [label, pick] of variants.slice(1)) {
+    const speedups = stepRows.filter(pick).map((r) => r.imagesPerSecond / stepRows.find((o) => o.worldSize === 1 && o.round === r.round).imagesPerSecond);
+    console.log(`  throughput (${label}) / (1 rank), same round: ${speedups.map((x) => x.toFixed(2)).join(', ')} (median ${median(speedups).toFixed(2)})`);
+  }
 }

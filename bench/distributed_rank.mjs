@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // One rank of bench/distributed.mjs (started by protoseg's launcher with torchrun variables set).
 // Usage: node bench/distributed_rank.mjs allreduce SHAPES.json ITERS BUCKET_BYTES
-//        node bench/distributed_rank.mjs step ITERS GLOBAL_BATCH
+//        node bench/distributed_rank.mjs step ITERS GLOBAL_BATCH [local-bn]
 // allreduce: the gradient reducer (bucketed all-reduce + average) over tensors of the given shapes,
 //   and one all-reduce of all gradients as a single flat buffer; prints ms per call (median) on rank 0.
 // step: trainStep of protoseg's default model (pixel CE, Adam) with the global batch split over the
-//   ranks, synchronised BN and the gradient reducer; prints seconds per step (median) on rank 0.
+//   ranks, synchronised BN (per-rank BN with local-bn) and the gradient reducer; prints seconds per
+//   step (median) on rank 0.
 // PROTOSEG_BENCH_BACKEND=native|wasm chooses the backend (default native); 1 intra-op thread.
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
@@ -63,14 +64,14 @@ if (mode === 'allreduce') {
     console.log(JSON.stringify({ who: 'protoseg', backend: backend.name, worldSize: ctx.worldSize, floats: total, buckets: reducer.buckets.length, bucketedMs: median(bucketed), singleBufferMs: median(single) }));
   }
 } else if (mode === 'step') {
-  const [iters, globalBatch] = [Number(args[0]), Number(args[1])];
+  const [iters, globalBatch, localBn] = [Number(args[0]), Number(args[1]), args[2] === 'local-bn'];
   const config = resolveConfig({ sets: [] });
   const model = createModel({ ...config.model, seed: 0 });
   const params = model.namedParameters();
   broadcastVariables(ctx.collectives, [...params.map((p) => ({ name: p.name, variable: p.variable })), ...[...model.buffers()].map(([name, variable]) => ({ name, variable }))]);
   const optimizer = new Optimizer({ ...config.optimizer }, params);
   const reducer = new GradientReducer(ctx.collectives, params);
-  const restore = enableSyncBatchNorm(ctx.collectives);
+  const restore = localBn ? () => {} : enableSyncBatchNorm(ctx.collectives);
   const batch = globalBatch / ctx.worldSize;
   const { height, width } = config.data.synthetic;
   const images = tf.tensor4d(seeded(batch * height * width * 3, 1 + ctx.rank), [batch, height, width, 3]);
@@ -85,7 +86,7 @@ if (mode === 'allreduce') {
   restore();
   if (ctx.isMainRank) {
     const s = median(times);
-    console.log(JSON.stringify({ who: 'protoseg-step', backend: backend.name, worldSize: ctx.worldSize, globalBatch, perRankBatch: batch, secondsPerStep: s, imagesPerSecond: globalBatch / s }));
+    console.log(JSON.stringify({ who: 'protoseg-step', backend: backend.name, worldSize: ctx.worldSize, syncBn: !localBn && ctx.worldSize > 1, globalBatch, perRankBatch: batch, secondsPerStep: s, imagesPerSecond: globalBatch / s }));
   }
 } else {
   throw new Error(`unknown mode ${mode}`);
