@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DataError, ProtosegError } from '../errors.js';
 import { BatchLoader, denormalize, normalizeInto, type Batch } from './batch_loader.js';
-import type { Dataset, LoadOptions, SampleRef } from './dataset.js';
+import { shardSamples, type Dataset, type LoadOptions, type SampleRef } from './dataset.js';
 import { Gta5Dataset } from './gta5.js';
 import { buildGta5Tree, makeTempDir, removeTempDir } from '../test_utils/fixtures.js';
 
@@ -205,9 +205,11 @@ describe('BatchLoader data-parallel shards', () => {
     assert.throws(() => new BatchLoader(dataset, { ...train, batchSize: 4, shard: { rank: 2, worldSize: 2 } }), /expected shard \{rank, worldSize\} with 0 <= rank < worldSize, got \{"rank":2,"worldSize":2\}/);
   });
 
-  test('sequential: every sample exactly once over the ranks, in contiguous parts', async () => {
+  test('sequential: every sample exactly once over the ranks, in contiguous parts (as shardSamples for evaluation)', async () => {
     const ids = await Promise.all([0, 1, 2].map(async (rank) => (await collect(new BatchLoader(dataset, { batchSize: 2, normalization: 'imagenet', mode: 'sequential', shard: { rank, worldSize: 3 } }))).flatMap((b) => b.ids)));
     assert.deepEqual(ids, [['00001', '00002'], ['00003', '00004'], ['00005', '00006', '00007']]);
+    assert.deepEqual([0, 1, 2].map((rank) => shardSamples(dataset, { rank, worldSize: 3 }).samples.map((s) => s.id)), ids);
+    assert.equal(shardSamples(dataset, { rank: 0, worldSize: 1 }), dataset);
   });
 });
 

@@ -11,7 +11,7 @@
  * At most `prefetch` batches are decoded ahead of the consumer; memory does not grow with the dataset.
  */
 import { DataError, ProtosegError } from '../errors.js';
-import type { Dataset, LoadedSample, SampleRef } from './dataset.js';
+import { shardRange, type Dataset, type LoadedSample, type SampleRef } from './dataset.js';
 import { resizeGrid, sampleBilinear, sampleNearest, type SampleGrid } from './image_io.js';
 import { IGNORE_INDEX } from './label_maps.js';
 import { Rng, hashSeed } from './rng.js';
@@ -188,10 +188,7 @@ export class BatchLoader {
 
   /** Sequential mode: the dataset indices of this rank's contiguous part (all of them for one rank). */
   private sequentialPart(): number[] {
-    const n = this.dataset.samples.length;
-    const { rank, worldSize } = this.shard;
-    const start = Math.floor((rank * n) / worldSize);
-    const end = Math.floor(((rank + 1) * n) / worldSize);
+    const [start, end] = shardRange(this.dataset.samples.length, this.shard.rank, this.shard.worldSize);
     return Array.from({ length: end - start }, (_, i) => start + i);
   }
 
