@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'PROTOSEG_BACKEND_UNAVAILABLE'
   | 'PROTOSEG_NUMERICAL'
   | 'PROTOSEG_EXPORT_UNSUPPORTED'
+  | 'PROTOSEG_DISTRIBUTED'
   | 'PROTOSEG_INTERNAL';
 
 /** Codes whose cause the user can fix (bad input, config, data): the CLI exits with 1 for these. */
@@ -31,6 +32,8 @@ const USER_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'PROTOSEG_BACKEND_UNAVAILABLE',
   'PROTOSEG_NUMERICAL',
   'PROTOSEG_EXPORT_UNSUPPORTED',
+  // Rendezvous, a failed or unreachable peer rank, ranks out of step: fixed by the launch (ports, addresses, flags).
+  'PROTOSEG_DISTRIBUTED',
 ]);
 
 export class ProtosegError extends Error {

@@ -84,6 +84,20 @@ export interface LibtorchAddon {
   scatterNd(indices: NativeId, updates: NativeId, shape: number[]): NativeId;
   unsortedSegmentSum(x: NativeId, segmentIds: NativeId, numSegments: number): NativeId;
   nonzero(x: NativeId): NativeId;
+
+  // The distributed part (csrc/distributed.cc), present only when the addon was built with c10d + Gloo.
+  distBackends?(): string[];
+  distInit?(masterAddr: string, masterPort: number, rank: number, worldSize: number, timeoutMs: number, backend: string, glooHostname: string, glooInterface: string, localRank: number): number;
+  distDestroy?(group: number): void;
+  /** [rank, worldSize, timeoutMs] */
+  distInfo?(group: number): [number, number, number];
+  distBarrier?(group: number): void;
+  distAllReduceTensors?(group: number, ids: NativeId[], op: string): NativeId[];
+  distBroadcastTensors?(group: number, ids: NativeId[], root: number): NativeId[];
+  distAllGatherTensor?(group: number, id: NativeId): NativeId;
+  distAllReduceArray?(group: number, values: Float32Array | Float64Array | Int32Array, op: string): void;
+  distBroadcastArray?(group: number, values: Float32Array | Float64Array | Int32Array, root: number): void;
+  distAllGatherArray?<T extends Float32Array | Float64Array | Int32Array>(group: number, values: T): T;
 }
 
 const ADDON_FILE = 'protoseg_libtorch.node';

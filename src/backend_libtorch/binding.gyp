@@ -1,6 +1,11 @@
 {
   "variables": {
     "libtorch_dir%": "<!(node -p \"process.env.LIBTORCH_DIR || ''\")",
+    # Set by scripts/build_native.mjs: 1 when c10d + Gloo headers were found and a probe linked.
+    "with_distributed%": "<!(node -p \"process.env.PROTOSEG_DISTRIBUTED === '1' ? 1 : 0\")",
+    # Opt-in (PROTOSEG_WITH_NCCL=1 with a CUDA libtorch): the NCCL process group. Untested.
+    "with_nccl%": "<!(node -p \"process.env.PROTOSEG_DISTRIBUTED === '1' && process.env.PROTOSEG_WITH_NCCL === '1' ? 1 : 0\")",
+    "cuda_home%": "<!(node -p \"process.env.CUDA_HOME || '/usr/local/cuda'\")",
   },
   "targets": [
     {
@@ -20,6 +25,15 @@
         }, {
           "include_dirs": ["<(libtorch_dir)/include", "<(libtorch_dir)/include/torch/csrc/api/include"],
           "libraries": ["-L<(libtorch_dir)/lib", "-Wl,-rpath,<(libtorch_dir)/lib", "-ltorch", "-ltorch_cpu", "-lc10"]
+        }],
+        ["with_distributed==1", {
+          "sources": ["csrc/distributed.cc"],
+          "defines": ["PROTOSEG_WITH_DISTRIBUTED", "USE_C10D_GLOO"]
+        }],
+        ["with_nccl==1", {
+          "defines": ["PROTOSEG_WITH_NCCL", "USE_C10D_NCCL"],
+          "include_dirs": ["<(cuda_home)/include"],
+          "libraries": ["-ltorch_cuda", "-lc10_cuda"]
         }]
       ]
     }

@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { main } from './main.js';
 import { parseCommand, usage, type CommandSpec, type ParsedCommand } from './command.js';
-import { trainCommand } from './commands/train.js';
+import { launchOptionsFromFlags, trainCommand } from './commands/train.js';
 import { evalCommand, evalOptionsFromFlags, formatMetricsTable } from './commands/eval.js';
 import { collectImages, predictCommand, predictOptionsFromFlags } from './commands/predict.js';
 import { synthCommand, synthOptionsFromFlags } from './commands/synth.js';
@@ -187,6 +187,35 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
       const r = await cli(['train', '--resume', '--quiet']);
       assert.equal(r.code, 1);
       assert.match(r.err, /--resume: expected --out RUN_DIR/);
+    },
+    'nproc-per-node': () => {
+      const launch = (argv: string[]) => launchOptionsFromFlags(parse(trainCommand, argv), '/runs/r', '/bin/protoseg.js');
+      assert.equal(launch([]), undefined);
+      const o = launch(['--nproc-per-node', '2', '--set', 'seed=3', '--backend', 'wasm', '--resume', '--quiet'])!;
+      assert.equal(o.nprocPerNode, 2);
+      // Every rank runs the same train command minus the launcher's flags, with the shared run directory.
+      assert.deepEqual(o.args, ['/bin/protoseg.js', 'train', '--set', 'seed=3', '--backend', 'wasm', '--resume', '--quiet', '--out', '/runs/r']);
+      assert.throws(() => launch(['--nproc-per-node', '0']), usageError(/--nproc-per-node expected a whole number in \[1, 1024\], got "0"/));
+    },
+    nnodes: () => {
+      const launch = (argv: string[]) => launchOptionsFromFlags(parse(trainCommand, argv), 'r', 's');
+      assert.equal(launch(['--nproc-per-node', '2', '--nnodes', '3', '--master-addr', 'h'])!.nnodes, 3);
+      assert.throws(() => launch(['--nnodes', '2']), usageError(/--nnodes only goes with --nproc-per-node N/));
+    },
+    'node-rank': () => {
+      const launch = (argv: string[]) => launchOptionsFromFlags(parse(trainCommand, argv), 'r', 's');
+      assert.equal(launch(['--nproc-per-node', '2', '--node-rank', '1'])!.nodeRank, 1);
+      assert.throws(() => launch(['--nproc-per-node', '2', '--node-rank', '1.5']), usageError(/--node-rank expected a whole number/));
+    },
+    'master-addr': () => {
+      const launch = (argv: string[]) => launchOptionsFromFlags(parse(trainCommand, argv), 'r', 's');
+      assert.equal(launch(['--nproc-per-node', '1', '--master-addr', '10.0.0.5'])!.masterAddr, '10.0.0.5');
+      assert.equal(launch(['--nproc-per-node', '1'])!.masterAddr, undefined);
+    },
+    'master-port': () => {
+      const launch = (argv: string[]) => launchOptionsFromFlags(parse(trainCommand, argv), 'r', 's');
+      assert.equal(launch(['--nproc-per-node', '1', '--master-port', '29555'])!.masterPort, 29555);
+      assert.throws(() => launch(['--nproc-per-node', '1', '--master-port', '70000']), usageError(/--master-port expected a whole number in \[1, 65535\], got "70000"/));
     },
     out: async () => {
       const runDir = join(dir, 'no-run-here');

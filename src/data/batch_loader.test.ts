@@ -1,9 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { DataError } from '../errors.js';
+import { DataError, ProtosegError } from '../errors.js';
 import { BatchLoader, denormalize, normalizeInto, type Batch } from './batch_loader.js';
-import type { Dataset, LoadOptions, SampleRef } from './dataset.js';
+import { shardSamples, type Dataset, type LoadOptions, type SampleRef } from './dataset.js';
 import { Gta5Dataset } from './gta5.js';
 import { buildGta5Tree, makeTempDir, removeTempDir } from '../test_utils/fixtures.js';
 
@@ -174,6 +174,42 @@ describe('BatchLoader sequential mode', () => {
     const [first] = await collect(loader);
     assert.deepEqual([first!.height, first!.width, first!.labelHeight, first!.labelWidth], [8, 12, 16, 24]);
     assert.equal(first!.labels!.length, 16 * 24);
+  });
+});
+
+describe('BatchLoader data-parallel shards', () => {
+  const train = { normalization: 'minus1to1' as const, crop: [8, 8] as [number, number], scaleRange: [0.75, 1.5] as [number, number], flip: true, seed: 5 };
+
+  test('train: ranks hold consecutive, disjoint parts of every global batch; together they are the one-process batch (order and augmentation)', async () => {
+    const whole = await collect(new BatchLoader(dataset, { ...train, batchSize: 2 }).epoch(1));
+    const parts = await Promise.all([0, 1].map((rank) => collect(new BatchLoader(dataset, { ...train, batchSize: 2, shard: { rank, worldSize: 2 } }).epoch(1))));
+    assert.equal(whole.length, 3);
+    for (let b = 0; b < whole.length; b++) {
+      const [p0, p1] = [parts[0]![b]!, parts[1]![b]!];
+      assert.equal(p0.batchSize, whole[b]!.batchSize / 2);
+      assert.deepEqual([...p0.ids, ...p1.ids], whole[b]!.ids);
+      assert.deepEqual([...p0.images, ...p1.images], Array.from(whole[b]!.images));
+      assert.deepEqual([...p0.labels!, ...p1.labels!], Array.from(whole[b]!.labels!));
+    }
+    const loader = new BatchLoader(dataset, { ...train, batchSize: 4, shard: { rank: 1, worldSize: 2 } });
+    assert.equal(loader.numBatches, 1);
+    // Resuming a shard mid-epoch gives the same batches as well.
+    assert.deepEqual((await collect(loader.epoch(3, 0))).map((x) => x.ids), (await collect(new BatchLoader(dataset, { ...train, batchSize: 4, shard: { rank: 1, worldSize: 2 } }).epoch(3))).map((x) => x.ids));
+  });
+
+  test('train: a world size that does not divide the batch (or the kept last batch) is one error naming data.batchSize', () => {
+    const divisible = (e: unknown, got: string) => e instanceof ProtosegError && e.code === 'PROTOSEG_CONFIG_INVALID' && e.message.startsWith(`data.batchSize: expected a global batch size divisible by the 2 ranks, got ${got}. Set data.batchSize to a multiple of 2`);
+    assert.throws(() => new BatchLoader(dataset, { ...train, batchSize: 3, shard: { rank: 0, worldSize: 2 } }), (e) => divisible(e, 'batch size 3'));
+    // 7 samples, batch 4, last batch of 3 kept.
+    assert.throws(() => new BatchLoader(dataset, { ...train, batchSize: 4, dropLast: false, shard: { rank: 0, worldSize: 2 } }), (e) => divisible(e, 'a last batch of 3 of 7 samples'));
+    assert.throws(() => new BatchLoader(dataset, { ...train, batchSize: 4, shard: { rank: 2, worldSize: 2 } }), /expected shard \{rank, worldSize\} with 0 <= rank < worldSize, got \{"rank":2,"worldSize":2\}/);
+  });
+
+  test('sequential: every sample exactly once over the ranks, in contiguous parts (as shardSamples for evaluation)', async () => {
+    const ids = await Promise.all([0, 1, 2].map(async (rank) => (await collect(new BatchLoader(dataset, { batchSize: 2, normalization: 'imagenet', mode: 'sequential', shard: { rank, worldSize: 3 } }))).flatMap((b) => b.ids)));
+    assert.deepEqual(ids, [['00001', '00002'], ['00003', '00004'], ['00005', '00006', '00007']]);
+    assert.deepEqual([0, 1, 2].map((rank) => shardSamples(dataset, { rank, worldSize: 3 }).samples.map((s) => s.id)), ids);
+    assert.equal(shardSamples(dataset, { rank: 0, worldSize: 1 }), dataset);
   });
 });
 

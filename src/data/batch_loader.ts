@@ -10,8 +10,8 @@
  *
  * At most `prefetch` batches are decoded ahead of the consumer; memory does not grow with the dataset.
  */
-import { DataError } from '../errors.js';
-import type { Dataset, LoadedSample, SampleRef } from './dataset.js';
+import { DataError, ProtosegError } from '../errors.js';
+import { shardRange, type Dataset, type LoadedSample, type SampleRef } from './dataset.js';
 import { resizeGrid, sampleBilinear, sampleNearest, type SampleGrid } from './image_io.js';
 import { IGNORE_INDEX } from './label_maps.js';
 import { Rng, hashSeed } from './rng.js';
@@ -59,6 +59,13 @@ export interface BatchLoaderOptions {
   dropLast?: boolean;
   /** sequential: labels at the image's output size (default) or at the label file's own resolution. */
   labelResolution?: 'image' | 'original';
+  /**
+   * Data-parallel shard: this process is rank `rank` of `worldSize`. train: `batchSize` stays the
+   * global batch; each rank yields its consecutive batchSize/worldSize samples of every global batch,
+   * with the order and augmentation of the single-process run (so the ranks' batches together are the
+   * one-process batch). sequential: each rank reads its own contiguous part of the dataset.
+   */
+  shard?: { rank: number; worldSize: number };
 }
 
 /** Normalises 8-bit RGB (HWC) into `out` (Float32) at `offset`. */
@@ -98,8 +105,30 @@ function checkSize(where: string, value: [number, number] | undefined): void {
   }
 }
 
+function checkShard(shard: BatchLoaderOptions['shard'], batchSize: number, mode: 'train' | 'sequential', dropLast: boolean, samples: number): { rank: number; worldSize: number } {
+  if (shard === undefined) return { rank: 0, worldSize: 1 };
+  const { rank, worldSize } = shard;
+  if (!Number.isInteger(worldSize) || worldSize < 1 || !Number.isInteger(rank) || rank < 0 || rank >= worldSize) {
+    throw new DataError('PROTOSEG_DATA_INVALID', `BatchLoader: expected shard {rank, worldSize} with 0 <= rank < worldSize, got ${JSON.stringify(shard)}.`);
+  }
+  if (mode === 'train') {
+    const last = samples % batchSize;
+    if (batchSize % worldSize !== 0 || (!dropLast && last !== 0 && last % worldSize !== 0)) {
+      const size = batchSize % worldSize !== 0 ? batchSize : last;
+      throw new ProtosegError(
+        'PROTOSEG_CONFIG_INVALID',
+        `data.batchSize: expected a global batch size divisible by the ${worldSize} ranks, got ${size === batchSize ? `batch size ${batchSize}` : `a last batch of ${size} of ${samples} samples`}. ` +
+          `Set data.batchSize to a multiple of ${worldSize} (each rank takes batchSize/${worldSize} images of every batch), or run on a number of ranks that divides it.`,
+      );
+    }
+  }
+  return { rank, worldSize };
+}
+
 export class BatchLoader {
-  readonly options: Required<Omit<BatchLoaderOptions, 'resize' | 'crop'>> & Pick<BatchLoaderOptions, 'resize' | 'crop'>;
+  readonly options: Required<Omit<BatchLoaderOptions, 'resize' | 'crop' | 'shard'>> & Pick<BatchLoaderOptions, 'resize' | 'crop'>;
+  /** This process's shard (rank 0 of 1 without one). */
+  readonly shard: { rank: number; worldSize: number };
 
   constructor(
     readonly dataset: Dataset,
@@ -133,6 +162,7 @@ export class BatchLoader {
       ...(options.resize ? { resize: options.resize } : {}),
       ...(options.crop ? { crop: options.crop } : {}),
     };
+    this.shard = checkShard(options.shard, this.options.batchSize, mode, this.options.dropLast, dataset.samples.length);
     if (this.numBatches === 0) {
       throw new DataError(
         'PROTOSEG_DATA_INVALID',
@@ -141,18 +171,35 @@ export class BatchLoader {
     }
   }
 
-  /** Batches per epoch. */
+  /** Batches per epoch (train: global batches, the same on every rank; sequential: of this rank's part). */
   get numBatches(): number {
-    const n = this.dataset.samples.length;
+    const n = this.options.mode === 'sequential' ? this.sequentialPart().length : this.dataset.samples.length;
     const b = this.options.batchSize;
     return this.options.dropLast ? Math.floor(n / b) : Math.ceil(n / b);
   }
 
-  /** Sample order of an epoch (shuffled in train mode when shuffle is on). */
+  /** Sample order of an epoch (shuffled in train mode when shuffle is on); sequential: this rank's part. */
   epochOrder(epoch: number): number[] {
+    if (this.options.mode === 'sequential') return this.sequentialPart();
     const order = this.dataset.samples.map((_, i) => i);
-    if (this.options.mode === 'train' && this.options.shuffle) new Rng(hashSeed(this.options.seed, epoch, 0x5eed)).shuffle(order);
+    if (this.options.shuffle) new Rng(hashSeed(this.options.seed, epoch, 0x5eed)).shuffle(order);
     return order;
+  }
+
+  /** Sequential mode: the dataset indices of this rank's contiguous part (all of them for one rank). */
+  private sequentialPart(): number[] {
+    const [start, end] = shardRange(this.dataset.samples.length, this.shard.rank, this.shard.worldSize);
+    return Array.from({ length: end - start }, (_, i) => start + i);
+  }
+
+  /** Positions in the epoch order of the samples of batch `batchIndex` this rank loads. */
+  private batchPositions(batchIndex: number, total: number): number[] {
+    const b = this.options.batchSize;
+    const start = batchIndex * b;
+    const size = Math.min(b, total - start);
+    if (this.options.mode === 'sequential') return Array.from({ length: size }, (_, k) => start + k);
+    const per = size / this.shard.worldSize;
+    return Array.from({ length: per }, (_, k) => start + this.shard.rank * per + k);
   }
 
   [Symbol.asyncIterator](): AsyncGenerator<Batch> {
@@ -204,11 +251,12 @@ export class BatchLoader {
   }
 
   private async makeBatch(order: number[], epoch: number, batchIndex: number): Promise<Batch> {
-    const { batchSize, mode, normalization, labels: withLabels } = this.options;
-    const indices = order.slice(batchIndex * batchSize, (batchIndex + 1) * batchSize);
-    const samples = indices.map((i) => this.dataset.samples[i]!);
+    const { mode, normalization, labels: withLabels } = this.options;
+    const positions = this.batchPositions(batchIndex, order.length);
+    const samples = positions.map((p) => this.dataset.samples[order[p]!]!);
     const loaded = await Promise.all(samples.map((s) => this.dataset.load(s, { label: withLabels })));
-    const items = loaded.map((sample, k) => this.transform(sample, samples[k]!, mode === 'train' ? new Rng(hashSeed(this.options.seed, epoch, batchIndex * batchSize + k)) : undefined));
+    // Each sample's augmentation depends on its position in the global order only (not on the rank).
+    const items = loaded.map((sample, k) => this.transform(sample, samples[k]!, mode === 'train' ? new Rng(hashSeed(this.options.seed, epoch, positions[k]!)) : undefined));
     const first = items[0]!;
     for (const item of items) {
       if (item.width !== first.width || item.height !== first.height || item.labelWidth !== first.labelWidth || item.labelHeight !== first.labelHeight) {

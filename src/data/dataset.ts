@@ -137,6 +137,18 @@ export function firstSamples(dataset: Dataset, maxImages: number): Dataset {
   return { ...dataset, samples: dataset.samples.slice(0, maxImages), load: dataset.load.bind(dataset) };
 }
 
+/** The contiguous part [start, end) of n items that rank `rank` of `worldSize` takes (every item exactly once over the ranks). */
+export function shardRange(n: number, rank: number, worldSize: number): [number, number] {
+  return [Math.floor((rank * n) / worldSize), Math.floor(((rank + 1) * n) / worldSize)];
+}
+
+/** The dataset restricted to rank `rank`'s contiguous part of its samples (sharded evaluation). */
+export function shardSamples(dataset: Dataset, shard: { rank: number; worldSize: number }): Dataset {
+  if (shard.worldSize === 1) return dataset;
+  const [start, end] = shardRange(dataset.samples.length, shard.rank, shard.worldSize);
+  return { ...dataset, samples: dataset.samples.slice(start, end), load: dataset.load.bind(dataset) };
+}
+
 /** Joins a root-relative path for messages. */
 export function rel(root: string, path: string): string {
   return path.startsWith(root) ? path.slice(root.length).replace(/^[\\/]+/, '') : path;

@@ -2,22 +2,17 @@
  * End-to-end test support: runs the real binary (node bin/protoseg.js) as a child process, with a
  * timeout so that a hang fails the test instead of stalling the suite. Test code only.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startProcess, waitFor, type ProcessRun, type RunningProcess } from '../test_utils/process.js';
 
 /** bin/protoseg.js, found from dist/e2e/ (this file's compiled location). */
 export const BIN = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'protoseg.js');
 
-export interface CliRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** True when the timeout killed it. */
-  timedOut: boolean;
-}
+export type CliRun = ProcessRun;
+export type RunningCli = RunningProcess;
+export { waitFor };
 
 export interface SpawnOptions {
   cwd?: string;
@@ -25,46 +20,12 @@ export interface SpawnOptions {
   timeoutMs?: number;
 }
 
-/** A started child process plus a promise of its result. */
-export interface RunningCli {
-  child: ChildProcess;
-  /** Output so far (grows while it runs). */
-  output(): { stdout: string; stderr: string };
-  done: Promise<CliRun>;
-}
-
 export function startCli(args: readonly string[], options: SpawnOptions = {}): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, options.timeoutMs ?? 60_000);
-  const done = new Promise<CliRun>((resolvePromise, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolvePromise({ code, signal, stdout, stderr, timedOut });
-    });
-  });
-  return { child, output: () => ({ stdout, stderr }), done };
+  return startProcess(BIN, args, options);
 }
 
 export function runCli(args: readonly string[], options: SpawnOptions = {}): Promise<CliRun> {
   return startCli(args, options).done;
-}
-
-/** Polls `condition` every 25 ms until it holds; throws after `timeoutMs`. */
-export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 export interface MetricsLine {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ProtosegError } from '../errors.js';
-import { batchNormInference, batchNormTraining } from '../ops/batch_norm_training.js';
+import { batchNormInference, batchNormTraining, type BatchNormTrainingOp } from '../ops/batch_norm_training.js';
 import { Initializer, Module, type ParamGroup } from './module.js';
 
 export interface ForwardOptions {
@@ -121,6 +121,16 @@ export interface BatchNormOptions {
   momentum?: number;
 }
 
+let trainingOp: BatchNormTrainingOp = batchNormTraining;
+
+/**
+ * Replaces the training-mode op of every BatchNorm (undefined restores batchNormTraining); the
+ * distributed package installs its synchronised op while a multi-rank context is active.
+ */
+export function setBatchNormTrainingOp(op: BatchNormTrainingOp | undefined): void {
+  trainingOp = op ?? batchNormTraining;
+}
+
 /**
  * Which moving statistics a BatchNorm uses and updates: 'source' (also the shared statistics of a
  * model trained without per-domain statistics) or 'target'.
@@ -199,8 +209,8 @@ export class BatchNorm extends Module {
       });
     }
     return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTraining(x, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, this.epsilon, relu);
-      const count = x.shape[0] * x.shape[1] * x.shape[2];
+      const { y, mean, variance, count: statsCount } = trainingOp(x, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, this.epsilon, relu);
+      const count = statsCount ?? x.shape[0] * x.shape[1] * x.shape[2];
       // Moving variance is unbiased (as PyTorch and TF); the op's batch variance is the biased one.
       const unbiased = count > 1 ? tf.mul(variance, count / (count - 1)) : variance;
       let m = this.momentum;

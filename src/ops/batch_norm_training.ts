@@ -15,7 +15,12 @@ export interface BatchNormTrainingResult {
   mean: tf.Tensor1D;
   /** Biased batch variance per channel: [channels]; detached, for the running average. */
   variance: tf.Tensor1D;
+  /** Values per channel the statistics cover; absent: batch*height*width of x (more when synchronised over ranks). */
+  count?: number;
 }
+
+/** The signature of batchNormTraining, which a synchronised (multi-rank) op also has. */
+export type BatchNormTrainingOp = (x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon: number, relu: boolean) => BatchNormTrainingResult;
 
 function checkInputs(where: string, x: tf.Tensor, vectors: Record<string, tf.Tensor>): void {
   if (x.rank !== 4) {

@@ -24,11 +24,27 @@ export interface StepResult {
   values: Record<string, number>;
 }
 
+/** This rank's loss values and gradients (by parameter name) of one step. */
+export interface StepGradients {
+  values: Record<string, number>;
+  grads: Map<string, tf.Tensor>;
+}
+
+export interface TrainStepOptions {
+  /**
+   * Runs after the backward pass, before anything is checked or applied: returns the values and
+   * gradients to use instead, e.g. averaged over the ranks of a data-parallel run
+   * (src/distributed's GradientReducer). Every rank then makes the same finiteness decision. Tensors
+   * it returns are disposed by trainStep; it must not dispose the ones it is given.
+   */
+  reduceGradients?: (local: StepGradients) => StepGradients;
+}
+
 /**
  * Runs `compute` under the gradient tape, sums its terms, checks every term and gradient is finite,
  * then applies the optimiser with learning rate `lr`. Leaves no tensors behind.
  */
-export function trainStep(params: readonly TrainableParam[], optimizer: Optimizer, lr: number, compute: () => LossTerms): StepResult {
+export function trainStep(params: readonly TrainableParam[], optimizer: Optimizer, lr: number, compute: () => LossTerms, options: TrainStepOptions = {}): StepResult {
   const nameOf = new Map(params.map((p) => [p.variable.name, p.name]));
   const kept: LossTerms = {};
   // Frees activations during backprop (tf.variableGrads keeps them all to the end: ~2x peak memory).
@@ -44,13 +60,18 @@ export function trainStep(params: readonly TrainableParam[], optimizer: Optimize
     }
     return total!;
   }, params.map((p) => p.variable));
+  let reduced: tf.Tensor[] = [];
   try {
-    const values: Record<string, number> = {};
+    let values: Record<string, number> = {};
     for (const [name, term] of Object.entries(kept)) values[name] = term.dataSync()[0]!;
     values['loss/total'] = value.dataSync()[0]!;
-    for (const [name, v] of Object.entries(values)) if (!Number.isFinite(v)) throw new NumericalFault(name, v);
-    const named = new Map<string, tf.Tensor>();
+    let named = new Map<string, tf.Tensor>();
     for (const [variableName, grad] of Object.entries(grads)) named.set(nameOf.get(variableName)!, grad);
+    if (options.reduceGradients !== undefined) {
+      ({ values, grads: named } = options.reduceGradients({ values, grads: named }));
+      reduced = [...named.values()];
+    }
+    for (const [name, v] of Object.entries(values)) if (!Number.isFinite(v)) throw new NumericalFault(name, v);
     // A finite loss can still give non-finite gradients (e.g. a normalisation of a zero vector).
     const gradNorm = tf.tidy(() => tf.addN([...named.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]!);
     if (!Number.isFinite(gradNorm)) throw new NumericalFault('gradient', gradNorm);
@@ -60,6 +81,7 @@ export function trainStep(params: readonly TrainableParam[], optimizer: Optimize
     value.dispose();
     Object.values(kept).forEach((t) => t.dispose());
     Object.values(grads).forEach((g) => g.dispose());
+    reduced.forEach((g) => g.isDisposed || g.dispose());
   }
 }
 

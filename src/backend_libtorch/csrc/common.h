@@ -69,5 +69,7 @@ void register_storage(napi_env env, napi_value exports);
 void register_elementwise(napi_env env, napi_value exports);
 void register_nn(napi_env env, napi_value exports);
 void register_shape(napi_env env, napi_value exports);
+// Built only with the c10d/Gloo part (PROTOSEG_WITH_DISTRIBUTED, see binding.gyp).
+void register_distributed(napi_env env, napi_value exports);
 
 }  // namespace ptl

@@ -454,6 +454,9 @@ static napi_value init(napi_env env, napi_value exports) {
   ptl::register_elementwise(env, exports);
   ptl::register_nn(env, exports);
   ptl::register_shape(env, exports);
+#ifdef PROTOSEG_WITH_DISTRIBUTED
+  ptl::register_distributed(env, exports);
+#endif
   return exports;
 }
 

@@ -1,13 +1,80 @@
 import { resolve } from 'node:path';
-import type { CommandSpec } from '../command.js';
-import { stringFlag } from '../command.js';
+import type { CommandSpec, ParsedCommand } from '../command.js';
+import { intFlag, stringFlag } from '../command.js';
 import { resolveConfig } from '../../config/load.js';
+import { distributedSettingsFromEnv } from '../../distributed/context.js';
+import { launchRanks, type LaunchOptions } from '../../distributed/launcher.js';
+import { ProtosegError } from '../../errors.js';
 import { resultTable, train } from '../../train/trainer.js';
 import { cliProgress, cliLog } from '../output.js';
 
 function defaultRunDir(method: string): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
   return resolve('runs', `${method}-${stamp}`);
+}
+
+const LAUNCH_FLAGS = ['nnodes', 'node-rank', 'master-addr', 'master-port'] as const;
+
+/** The `protoseg train` arguments every rank of a launch runs with: this command's flags minus the launcher's, and the shared run directory. */
+export function rankArgs(parsed: ParsedCommand, runDir: string): string[] {
+  const args: string[] = [];
+  const config = stringFlag(parsed, 'config');
+  if (config !== undefined) args.push('--config', config);
+  for (const set of (parsed.values['set'] as string[] | undefined) ?? []) args.push('--set', set);
+  const backend = stringFlag(parsed, 'backend');
+  if (backend !== undefined) args.push('--backend', backend);
+  for (const flag of ['resume', 'quiet', 'verbose']) if (parsed.values[flag] === true) args.push(`--${flag}`);
+  args.push('--out', runDir);
+  return args;
+}
+
+/**
+ * The launch the flags describe (undefined without --nproc-per-node): every rank runs `node SCRIPT train`
+ * with rankArgs; `script` is this CLI's entry (process.argv[1]).
+ */
+export function launchOptionsFromFlags(parsed: ParsedCommand, runDir: string, script: string): LaunchOptions | undefined {
+  const nprocPerNode = intFlag(parsed, 'train', 'nproc-per-node', 0, 1, 1024);
+  const launchFlag = LAUNCH_FLAGS.find((f) => parsed.values[f] !== undefined);
+  if (nprocPerNode === 0) {
+    if (launchFlag !== undefined) throw new ProtosegError('PROTOSEG_USAGE', `protoseg train: --${launchFlag} only goes with --nproc-per-node N (the ranks to start on this machine).`);
+    return undefined;
+  }
+  const masterAddr = stringFlag(parsed, 'master-addr');
+  const masterPort = intFlag(parsed, 'train', 'master-port', 0, 1, 65535);
+  return {
+    nprocPerNode,
+    nnodes: intFlag(parsed, 'train', 'nnodes', 1, 1, 65536),
+    nodeRank: intFlag(parsed, 'train', 'node-rank', 0, 0, 65535),
+    ...(masterAddr !== undefined ? { masterAddr } : {}),
+    ...(masterPort > 0 ? { masterPort } : {}),
+    command: process.execPath,
+    // Node flags reach the ranks through NODE_OPTIONS in env (execArgv may hold an inspector port).
+    args: [script, 'train', ...rankArgs(parsed, runDir)],
+    env: process.env,
+    log: (line) => console.error(line),
+  };
+}
+
+/** Starts and supervises this machine's ranks (torchrun conventions); returns the launch's exit code. */
+async function launch(options: LaunchOptions, runDir: string): Promise<number> {
+  const nprocPerNode = options.nprocPerNode;
+  const running = await launchRanks(options);
+  console.error(`protoseg launcher: ${nprocPerNode} rank(s) of ${running.worldSize}, rendezvous at ${running.masterAddr}:${running.masterPort}, run directory ${runDir}`);
+  let interrupts = 0;
+  const onSigint = (): void => {
+    interrupts += 1;
+    if (interrupts === 1) console.error('\nSIGINT: every rank finishes its step, rank 0 writes a checkpoint, then they stop (Ctrl-C again to stop them at once)');
+    running.signal('SIGINT');
+  };
+  const onSigterm = (): void => running.signal('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  try {
+    return (await running.done).exitCode;
+  } finally {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+  }
 }
 
 export const trainCommand: CommandSpec = {
@@ -22,6 +89,11 @@ export const trainCommand: CommandSpec = {
     resume: { type: 'boolean', description: 'continue the run in --out from its latest checkpoint' },
     backend: { type: 'string', argument: 'NAME', description: 'tensor backend: auto, wasm, cpu, node or native (same as --set backend=NAME)' },
     'print-config': { type: 'boolean', description: 'print the resolved config (defaults filled in) and exit' },
+    'nproc-per-node': { type: 'string', argument: 'N', description: 'data-parallel: start N ranks on this machine (torchrun conventions; data.batchSize is the global batch)' },
+    nnodes: { type: 'string', argument: 'M', description: 'with --nproc-per-node: machines in the run (default 1)' },
+    'node-rank': { type: 'string', argument: 'R', description: 'with --nproc-per-node: index of this machine, 0..M-1 (default 0)' },
+    'master-addr': { type: 'string', argument: 'HOST', description: "with --nproc-per-node: rank 0's machine (default 127.0.0.1)" },
+    'master-port': { type: 'string', argument: 'P', description: "with --nproc-per-node: rank 0's rendezvous port (default: a free port on one machine, 29500 on several)" },
   },
   async run(parsed) {
     const sets = [...((parsed.values['set'] as string[] | undefined) ?? [])];
@@ -37,10 +109,19 @@ export const trainCommand: CommandSpec = {
     const resume = parsed.values['resume'] === true;
     const out = stringFlag(parsed, 'out');
     if (resume && out === undefined) {
-      const { ProtosegError } = await import('../../errors.js');
       throw new ProtosegError('PROTOSEG_USAGE', 'protoseg train --resume: expected --out RUN_DIR naming the run to continue.');
     }
     const runDir = out ?? defaultRunDir(config.method);
+    const launchOptions = launchOptionsFromFlags(parsed, runDir, process.argv[1]!);
+    if (launchOptions !== undefined) return launch(launchOptions, runDir);
+    // A rank of a data-parallel run (started by the launcher above, torchrun or a scheduler).
+    const distributed = distributedSettingsFromEnv(process.env);
+    if (distributed !== undefined && distributed.worldSize > 1) {
+      throw new ProtosegError(
+        'PROTOSEG_USAGE',
+        `protoseg train: this process is rank ${distributed.rank} of ${distributed.worldSize} (WORLD_SIZE is set), but the training loop does not run data-parallel yet (issue 11, phase 2). Unset WORLD_SIZE to train in one process.`,
+      );
+    }
     let stopRequested = false;
     // Started by `protoseg experiment`: checkpoint and stop if that process dies (a restarted
     // experiment must not find this run still training).
