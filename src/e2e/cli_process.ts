@@ -23,6 +23,8 @@ export interface SpawnOptions {
   cwd?: string;
   /** Default 60 s. */
   timeoutMs?: number;
+  /** Environment of the child (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A started child process plus a promise of its result. */
@@ -34,7 +36,7 @@ export interface RunningCli {
 }
 
 export function startCli(args: readonly string[], options: SpawnOptions = {}): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? process.cwd(), stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

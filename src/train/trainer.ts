@@ -13,6 +13,7 @@ import { ProtoAdapter, batchImages, batchLabels, type EpochStartReport, type Ste
 import type { Config } from '../config/schema.js';
 import { validateConfig } from '../config/load.js';
 import { BatchLoader, type Batch } from '../data/batch_loader.js';
+import { datasetFingerprint } from '../data/dataset_fingerprint.js';
 import { firstSamples, type Dataset } from '../data/dataset.js';
 import { CLASS_NAMES } from '../data/label_maps.js';
 import { hashSeed } from '../data/rng.js';
@@ -54,8 +55,8 @@ export interface RunMetrics {
   target: Metrics;
   /** The source-only model the adaptation started from (pcs / max-squares). */
   baseline?: { source: Metrics; target: Metrics };
-  /** Which split chose the "best" checkpoint, and its step. */
-  selection?: { split: string; step: number; mIoU: number } | null;
+  /** Which split chose the "best" checkpoint, its step, and that eval/predict/report use the final model. */
+  selection?: { split: string; step: number; mIoU: number; checkpoint: string; note: string } | null;
 }
 
 export interface TrainResult {
@@ -116,12 +117,12 @@ export function busyCoresHint(backend: BackendName, threads: number, loadAverage
  * and, on native, the thread count (both change float summation order, so a baseline trained on one
  * would make another backend's run differ from the same run in a fresh checkout).
  */
-export function baselineKey(config: Config, backend: BackendName): string {
+export function baselineKey(config: Config, backend: BackendName, datasets: readonly Dataset[] = []): string {
   const { data, model, optimizer, train, seed, pcs } = config;
   // The warm-up's supervised terms read the cell purity and the two CE losses' settings too.
   const warmupLosses = { purity: pcs.purity, pixelCrossEntropy: pcs.losses.pixelCrossEntropy, cosineCrossEntropy: pcs.losses.cosineCrossEntropy };
   const runtime = { backend, threads: backend === 'native' ? config.threads || availableParallelism() : undefined };
-  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, runtime, v: 1 };
+  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, runtime, content: datasetFingerprint(datasets), v: 2 };
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
 }
 
@@ -256,7 +257,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   };
 
   const cacheDir = resolve(options.cacheDir ?? join('.cache', 'protoseg', 'baselines'));
-  const baselinePath = join(cacheDir, `${baselineKey(config, backend.name)}.ckpt`);
+  const baselinePath = join(cacheDir, `${baselineKey(config, backend.name, [data.labelledSource, data.source.val, data.target.val])}.ckpt`);
   if (resumeFrom) {
     restore(resumeFrom);
     files.truncateMetrics(state.metricsLines);
@@ -399,6 +400,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
 
     // ---- Adaptation: bank init, then epochs of APCL + k-means and source/target steps. ----
     if (state.phase === 'adapt' && adapter) {
+      // The warm-up model (trained or reused), kept for the report's baseline-vs-adapted mosaics.
+      if (state.epoch === 0 && state.iteration === 0 && !state.banksReady) saveCheckpoint(files.baselineCheckpoint, checkpoint());
       if (adapter.usesBanks && !state.banksReady) {
         for (const [domain, dataset] of [['source', data.source.train], ['target', data.target.train]] as const) {
           const loader = new BatchLoader(dataset, {
@@ -502,7 +505,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     const metrics: RunMetrics = {
       ...final,
       ...(state.baseline ? { baseline: state.baseline } : {}),
-      selection: state.best ? { split: config.train.selection, step: state.best.step, mIoU: state.best.mIoU } : null,
+      selection: state.best ? { split: config.train.selection, step: state.best.step, mIoU: state.best.mIoU, checkpoint: 'checkpoints/best.ckpt', note: 'source and target above are the final model (checkpoints/latest.ckpt), which eval, predict and report use unless --which best' } : null,
     };
     files.writeJson(files.metricsPath, metrics);
     await writeReport(files.dir, { model, modelLabel: 'the final model (last weights)', progress, warn });

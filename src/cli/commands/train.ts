@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import type { CommandSpec } from '../command.js';
-import { stringFlag } from '../command.js';
+import { backendFlag, runtimeFlags, stringFlag, threadsFlag } from '../command.js';
 import { resolveConfig } from '../../config/load.js';
+import { checkRunData } from '../../train/data_setup.js';
 import { resultTable, train } from '../../train/trainer.js';
 import { cliProgress, cliLog } from '../output.js';
 
@@ -20,13 +21,16 @@ export const trainCommand: CommandSpec = {
     set: { type: 'string', multiple: true, argument: 'KEY=VALUE', description: 'override any config key, e.g. --set data.batchSize=8 (repeatable)' },
     out: { type: 'string', argument: 'RUN_DIR', description: 'run directory (default runs/<method>-<time>)' },
     resume: { type: 'boolean', description: 'continue the run in --out from its latest checkpoint' },
-    backend: { type: 'string', argument: 'NAME', description: 'tensor backend: auto, wasm, cpu, node or native (same as --set backend=NAME)' },
+    ...runtimeFlags('the config\'s backend and threads; same as --set backend=NAME / --set threads=N'),
     'print-config': { type: 'boolean', description: 'print the resolved config (defaults filled in) and exit' },
   },
   async run(parsed) {
     const sets = [...((parsed.values['set'] as string[] | undefined) ?? [])];
-    const backend = stringFlag(parsed, 'backend');
+    // Checked here, so a bad value is reported as the flag the user typed, not as a --set key.
+    const backend = backendFlag(parsed, 'train');
+    const threads = threadsFlag(parsed, 'train');
     if (backend !== undefined) sets.push(`backend=${backend}`);
+    if (threads !== undefined) sets.push(`threads=${threads}`);
     const file = stringFlag(parsed, 'config');
     const config = resolveConfig({ ...(file !== undefined ? { file } : {}), sets });
     if (parsed.values['print-config'] === true) {
@@ -41,6 +45,9 @@ export const trainCommand: CommandSpec = {
       throw new ProtosegError('PROTOSEG_USAGE', 'protoseg train --resume: expected --out RUN_DIR naming the run to continue.');
     }
     const runDir = out ?? defaultRunDir(config.method);
+    // Data roots, splits and list files are checked before anything is written, so a failed start
+    // leaves no run directory behind (a resumed run checks its own stored config in train()).
+    if (!resume) await checkRunData(config, cliProgress(quiet));
     let stopRequested = false;
     const onSigint = (): void => {
       if (stopRequested) process.exit(130);
