@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { ProtosegError } from '../../errors.js';
 import { backendFlag, intFlag, runtimeFlags, stringFlag, threadsFlag, type CommandSpec } from '../command.js';
 import { cliProgress } from '../output.js';
+import { busyCoresNote } from './eval.js';
 
 export const reportCommand: CommandSpec = {
   name: 'report',
@@ -44,7 +45,14 @@ export const reportCommand: CommandSpec = {
       progress: cliProgress(quiet),
       warn: (line) => console.error(`warning: ${line}`),
     });
-    if (!quiet) console.log(`protoseg report: wrote ${path}`);
+    if (!quiet) {
+      console.log(`protoseg report: wrote ${path}`);
+      // The mosaics ran a model: the same note as eval and predict when native threads share busy cores.
+      const { activeBackend } = await import('../../kernels/backend.js');
+      const active = activeBackend();
+      const note = active !== undefined && images > 0 ? await busyCoresNote(active.name, threads ?? 0) : undefined;
+      if (note !== undefined) console.log(note);
+    }
     return 0;
   },
 };
