@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 // How OpenMP's wait policy changes native (libtorch) speed on an idle and on a busy machine.
 // For each policy (OMP_WAIT_POLICY / GOMP_SPINCOUNT as set in the child's environment before the addon
-// loads) and each load (0, 1 or more busy-loop processes), runs the small-UNet training step of
-// bench/native_unet.mjs in a fresh child and prints the median seconds per step. Policies and loads are
-// interleaved round by round, so a change in the machine's own load hits them all alike.
+// loads), thread count and load (0, 1 or more busy-loop processes), runs in a fresh child either
+//   --workload step: the small-UNet training step of bench/native_unet.mjs (median seconds per step), or
+//   --workload eval: `protoseg eval --run R` of a default-config run on the built-in benchmark (60 + 60
+//                    val images, one at a time; wall seconds of the whole command), with wasm alongside.
+// Policies and loads are interleaved round by round, so a change in the machine's own load hits them
+// all alike.
 // Needs `npm run build` and the addon (node scripts/build_native.mjs). Not a test.
-// Usage: node bench/omp_wait_policy.mjs [--rounds 3] [--steps 20] [--threads 2[,1]] [--loads 0,1]
+// Usage: node bench/omp_wait_policy.mjs [--workload step|eval] [--rounds 3] [--steps 20] [--threads 2[,1]] [--loads 0,1]
 //        [--policies default,ACTIVE,PASSIVE,spin10000]
 // "default" sets neither variable: libgomp's own default (spin ~300k iterations, then sleep), which is
 // what a library user of the addon gets; the protoseg CLI sets OMP_WAIT_POLICY=PASSIVE unless it is set.
 import { spawn, spawnSync } from 'node:child_process';
-import { loadavg } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -23,8 +27,10 @@ const { values: opts } = parseArgs({
     threads: { type: 'string', default: '2' },
     loads: { type: 'string', default: '0,1' },
     policies: { type: 'string', default: 'default,ACTIVE,PASSIVE' },
+    workload: { type: 'string', default: 'step' },
   },
 });
+if (opts.workload !== 'step' && opts.workload !== 'eval') throw new Error(`--workload: expected step or eval, got "${opts.workload}"`);
 const rounds = Number(opts.rounds);
 const threadCounts = opts.threads.split(',').map(Number);
 const loads = opts.loads.split(',').map(Number);
@@ -37,8 +43,28 @@ function policyEnv(name) {
   delete env.GOMP_SPINCOUNT;
   if (name === 'ACTIVE' || name === 'PASSIVE') env.OMP_WAIT_POLICY = name;
   else if (name.startsWith('spin')) env.GOMP_SPINCOUNT = name.slice(4);
-  else if (name !== 'default') throw new Error(`--policies: expected default, ACTIVE, PASSIVE or spinN, got "${name}"`);
+  else if (name !== 'default' && name !== 'wasm') throw new Error(`--policies: expected default, ACTIVE, PASSIVE, spinN or wasm, got "${name}"`);
   return env;
+}
+
+/** A default-config run (one training step) for the eval workload, trained once on wasm. */
+function prepareEvalRun() {
+  const dir = mkdtempSync(join(tmpdir(), 'protoseg-omp-bench-'));
+  const runDir = join(dir, 'run');
+  const r = spawnSync(process.execPath, [join(root, 'bin/protoseg.js'), 'train', '--config', join(root, 'configs/benchmark_source-only.json'), '--set', 'train.steps=1', '--backend', 'wasm', '--out', runDir, '--quiet'], { encoding: 'utf8', cwd: root });
+  if (r.status !== 0) throw new Error(`preparing the eval run failed (${r.status}):\n${r.stderr}`);
+  return { dir, runDir };
+}
+
+/** Wall seconds of `protoseg eval --run R` ("wasm": on wasm; otherwise native with the policy's environment). */
+function measureEval(runDir, policy, threads) {
+  const backend = policy === 'wasm' ? ['--backend', 'wasm'] : ['--backend', 'native', '--threads', String(threads)];
+  // The CLI sets PASSIVE when nothing is set; "default" here means libgomp's own default, so say it explicitly.
+  const env = policyEnv(policy === 'default' ? 'spin300000' : policy === 'wasm' ? 'PASSIVE' : policy);
+  const t = performance.now();
+  const r = spawnSync(process.execPath, [join(root, 'bin/protoseg.js'), 'eval', '--run', runDir, '--json', '--quiet', ...backend], { encoding: 'utf8', env, cwd: root });
+  if (r.status !== 0) throw new Error(`eval failed (${r.status}):\n${r.stderr}`);
+  return (performance.now() - t) / 1000;
 }
 
 function measure(policy, threads) {
@@ -55,16 +81,22 @@ function startLoad(n) {
 }
 
 const results = new Map();
-console.log(`small UNet (16-32-64-128, batch 4 x 64x128) training step on native, ${opts.threads} thread(s), median of ${opts.steps} steps per child; ${rounds} rounds; load average at start ${loadavg()[0].toFixed(2)}`);
+const evalRun = opts.workload === 'eval' ? prepareEvalRun() : undefined;
+const measureOne = (policy, threads) => (evalRun !== undefined ? measureEval(evalRun.runDir, policy, threads) : measure(policy, threads));
+console.log(
+  opts.workload === 'eval'
+    ? `protoseg eval --run R (default model, built-in benchmark, 60 + 60 val images), wall seconds; ${rounds} rounds; load average at start ${loadavg()[0].toFixed(2)}`
+    : `small UNet (16-32-64-128, batch 4 x 64x128) training step on native, ${opts.threads} thread(s), median of ${opts.steps} steps per child; ${rounds} rounds; load average at start ${loadavg()[0].toFixed(2)}`,
+);
 for (let round = 0; round < rounds; round++) {
   for (const load of loads) {
     const busy = startLoad(load);
     try {
       await new Promise((r) => setTimeout(r, 300));
       for (const policy of policies) {
-        for (const threads of threadCounts) {
+        for (const threads of policy === 'wasm' ? [1] : threadCounts) {
           const key = `${policy} ${threads}t|${load}`;
-          const s = measure(policy, threads);
+          const s = measureOne(policy, threads);
           results.set(key, [...(results.get(key) ?? []), s]);
         }
       }
@@ -78,7 +110,7 @@ const width = 16 + 9 * rounds;
 const header = ['policy, threads', ...loads.map((l) => `${l} busy process${l === 1 ? '' : 'es'}: median (each round)`)];
 console.log(`\n${header.map((h) => h.padEnd(width)).join('')}`);
 for (const policy of policies) {
-  for (const threads of threadCounts) {
+  for (const threads of policy === 'wasm' ? [1] : threadCounts) {
     const cells = loads.map((l) => {
       const xs = results.get(`${policy} ${threads}t|${l}`);
       return `${median(xs).toFixed(3)} s (${xs.map((x) => x.toFixed(3)).join(', ')})`;
@@ -87,3 +119,4 @@ for (const policy of policies) {
   }
 }
 console.log(`load average at end ${loadavg()[0].toFixed(2)}`);
+if (evalRun !== undefined) rmSync(evalRun.dir, { recursive: true, force: true });

@@ -47,12 +47,12 @@ export function closestCommand(argv: readonly string[]): string | undefined {
  * OpenMP's wait policy for the native backend's threads, applied before any command loads the addon
  * (libgomp reads it once, when libtorch loads). PASSIVE: idle threads sleep instead of spinning, which
  * costs a little on an idle machine and saves several-fold on a busy one (bench/omp_wait_policy.mjs,
- * figures in the README). A value the user set wins.
+ * figures in the README). A policy (or GOMP_SPINCOUNT) the user set wins.
  */
 export const DEFAULT_OMP_WAIT_POLICY = 'PASSIVE';
 
 export async function main(argv: string[]): Promise<number> {
-  process.env['OMP_WAIT_POLICY'] ??= DEFAULT_OMP_WAIT_POLICY;
+  if (process.env['OMP_WAIT_POLICY'] === undefined && process.env['GOMP_SPINCOUNT'] === undefined) process.env['OMP_WAIT_POLICY'] = DEFAULT_OMP_WAIT_POLICY;
   const verbose = argv.includes('--verbose');
   try {
     const resolved = resolveCommand(argv);

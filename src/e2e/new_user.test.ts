@@ -60,8 +60,8 @@ describe('a run and the commands that read it', () => {
   it('off a terminal, a run logs a line per phase on stderr, not one per 10 % of each', () => {
     const lines = first.stderr.trim().split('\n');
     // Phases of the tiny run: few-shot split, warm-up, 2 evaluations, 2 bank inits, 1 epoch, 2 + 2
-    // evaluations, the report's mosaics: about a dozen.
-    assert.ok(lines.length <= 16, `${lines.length} stderr lines:\n${first.stderr}`);
+    // evaluations, the report's mosaics: about a dozen (plus a progress line per 5 s on a slow machine).
+    assert.ok(lines.length <= 20, `${lines.length} stderr lines:\n${first.stderr}`);
     assert.ok(lines.every((l) => /: done \d+(\/\d+)? in /.test(l) || /\d+\/s/.test(l)), first.stderr);
   });
 

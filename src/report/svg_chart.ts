@@ -368,33 +368,45 @@ export interface ConfusionChartOptions {
 /**
  * A confusion-matrix heat map: `<svg id=... class="chart confusion-chart">`, one `rect.cell` per
  * (ground truth, prediction) pair shaded by the share of its row's pixels, the share printed in
- * cells of at least 1 %, class names down the left (ground truth) and across the top (prediction).
+ * cells of at least 1 %, class names down the left (ground truth, `g.axis.y-axis`) and, written
+ * vertically, across the top (prediction, `g.axis.x-axis`), and a legend of the two shadings.
  * A row without ground-truth pixels is drawn grey.
  */
 export function confusionChart(options: ConfusionChartOptions): string {
   const n = options.classes.length;
   const cell = options.cell ?? 22;
-  const labelWidth = Math.ceil(Math.max(...options.classes.map((c) => textWidth(c)), 30));
+  const labelWidth = Math.ceil(Math.max(...options.classes.map((c) => textWidth(c, 10)), 30));
   const left = labelWidth + 34;
-  const top = 26 + labelWidth * 0.75 + 22; // title, rotated column labels, axis label
   const width = left + n * cell + 14;
+  const leg = legend(
+    [
+      { name: 'correct (share of the class)', color: 'rgb(42,157,60)', kind: 'box' },
+      { name: 'predicted as another class', color: 'rgb(31,111,180)', kind: 'box' },
+    ],
+    left,
+    36,
+    width - left - 14,
+  );
+  const axisLabelY = 36 + leg.height + 4;
+  const top = axisLabelY + 8 + labelWidth + 4; // the vertical column labels end 4 px above the grid
   const height = top + n * cell + 14;
+  const columns = options.classes.map((name, j) => {
+    const x = (left + j * cell + cell / 2 + 3.5).toFixed(1);
+    const y = (top - 4).toFixed(1);
+    return `<text x="${x}" y="${y}" transform="rotate(-90 ${x} ${y})" font-size="10">${escapeXml(name)}</text>`;
+  });
+  const rows = options.classes.map((name, i) => `<text x="${left - 6}" y="${(top + i * cell + cell / 2).toFixed(1)}" dy="0.35em" text-anchor="end" font-size="10">${escapeXml(name)}</text>`);
   const out: string[] = [
     `<svg id="${escapeXml(options.id)}" class="chart confusion-chart" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeXml(options.title)}">`,
     `<title>${escapeXml(options.title)}</title>`,
     chartTitle(options.title),
-    `<text class="axis-label" x="${left + (n * cell) / 2}" y="42" text-anchor="middle" font-size="12" fill="#333">prediction</text>`,
-    `<text class="axis-label" transform="translate(14 ${top + (n * cell) / 2}) rotate(-90)" text-anchor="middle" font-size="12" fill="#333">ground truth</text>`,
+    `<g class="axis x-axis" fill="#333">${columns.join('')}<text class="axis-label" x="${left + (n * cell) / 2}" y="${axisLabelY}" text-anchor="middle" font-size="12">prediction</text></g>`,
+    `<g class="axis y-axis" fill="#333">${rows.join('')}<text class="axis-label" transform="translate(14 ${top + (n * cell) / 2}) rotate(-90)" text-anchor="middle" font-size="12">ground truth</text></g>`,
   ];
-  options.classes.forEach((name, j) => {
-    const x = left + j * cell + cell / 2;
-    out.push(`<text x="${x.toFixed(1)}" y="${(top - 4).toFixed(1)}" transform="rotate(-50 ${x.toFixed(1)} ${(top - 4).toFixed(1)})" font-size="10" fill="#333">${escapeXml(name)}</text>`);
-  });
   for (let i = 0; i < n; i++) {
     const row = options.confusion[i] ?? [];
     const total = row.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
     const y = top + i * cell;
-    out.push(`<text x="${left - 6}" y="${(y + cell / 2).toFixed(1)}" dy="0.35em" text-anchor="end" font-size="10" fill="#333">${escapeXml(options.classes[i]!)}</text>`);
     for (let j = 0; j < n; j++) {
       const x = left + j * cell;
       const count = row[j] ?? 0;
@@ -410,6 +422,6 @@ export function confusionChart(options: ConfusionChartOptions): string {
       }
     }
   }
-  out.push('</svg>');
+  out.push(leg.svg, '</svg>');
   return out.join('');
 }

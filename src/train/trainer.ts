@@ -107,8 +107,8 @@ function trainableParams(model: SegmentationModel): TrainableParam[] {
 export function busyCoresHint(backend: BackendName, threads: number, loadAverage: number, cores: number): string | undefined {
   if (backend !== 'native' || threads < 2 || loadAverage < cores / 2) return undefined;
   return (
-    `load average ${loadAverage.toFixed(1)} on ${cores} cores: if other processes keep the cores busy, ` +
-    `${threads}-thread native steps can run several times slower; use --set threads=1, or set OMP_WAIT_POLICY=PASSIVE.`
+    `load average ${loadAverage.toFixed(1)} on ${cores} cores: ${threads}-thread native steps slow down while other processes keep the cores busy, ` +
+    `several-fold if OpenMP threads spin-wait; keep OMP_WAIT_POLICY=PASSIVE (the CLI's default), and use --set threads=1 when several runs share the cores.`
   );
 }
 
