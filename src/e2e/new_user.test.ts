@@ -129,6 +129,15 @@ describe('failed commands leave nothing behind', () => {
     assert.equal(existsSync(join(cwd, 'run')), false);
   });
 
+  it('train with a backend that cannot be loaded creates no run directory', async () => {
+    // tfjs-node is an optional package protoseg does not install.
+    const out = join(dir, 'no-backend-run');
+    const r = await runCli(['train', '--out', out, ...tinyRunArgs({ benchmark: bench }), '--backend', 'node'], { cwd: dir });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^error PROTOSEG_BACKEND_UNAVAILABLE: backend "node" could not be loaded/);
+    assert.equal(existsSync(out), false);
+  });
+
   it('train --resume on an empty directory leaves it empty', async () => {
     const empty = join(dir, 'empty-run');
     await mkdir(empty, { recursive: true });

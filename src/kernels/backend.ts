@@ -104,7 +104,7 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
  * Why `auto` passed over an optional backend, in a few words; undefined for tfjs-node not being
  * installed (an optional package most installs do not have: not worth a word).
  */
-function unavailableReason(candidate: 'node' | 'native', error: unknown): string | undefined {
+export function unavailableReason(candidate: 'node' | 'native', error: unknown): string | undefined {
   const e = error as { code?: string; reason?: unknown; message?: string };
   if (candidate === 'node') return e.code === 'ERR_MODULE_NOT_FOUND' ? undefined : `tfjs-node does not load: ${String(e.message).split('\n')[0]}`;
   return typeof e.reason === 'string' ? e.reason : `native backend unavailable: ${String(e.message).split('\n')[0]}`;

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { CommandSpec } from '../command.js';
 import { backendFlag, runtimeFlags, stringFlag, threadsFlag } from '../command.js';
 import { resolveConfig } from '../../config/load.js';
+import { initBackend } from '../../kernels/backend.js';
 import { checkRunData } from '../../train/data_setup.js';
 import { resultTable, train } from '../../train/trainer.js';
 import { cliProgress, cliLog } from '../output.js';
@@ -47,7 +48,11 @@ export const trainCommand: CommandSpec = {
     const runDir = out ?? defaultRunDir(config.method);
     // Data roots, splits and list files are checked before anything is written, so a failed start
     // leaves no run directory behind (a resumed run checks its own stored config in train()).
-    if (!resume) await checkRunData(config, cliProgress(quiet));
+    if (!resume) {
+      await checkRunData(config, cliProgress(quiet));
+      // The backend too (train() initialises the same one again at no cost): an unavailable one fails here.
+      await initBackend(config.backend, { threads: config.threads });
+    }
     let stopRequested = false;
     const onSigint = (): void => {
       if (stopRequested) process.exit(130);
