@@ -400,8 +400,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
 
     // ---- Adaptation: bank init, then epochs of APCL + k-means and source/target steps. ----
     if (state.phase === 'adapt' && adapter) {
-      // The warm-up model (trained or reused), kept for the report's baseline-vs-adapted mosaics.
-      if (state.epoch === 0 && state.iteration === 0 && !state.banksReady) saveCheckpoint(files.baselineCheckpoint, checkpoint());
+      // The warm-up model (trained or reused; weights only), kept for the report's baseline-vs-adapted mosaics.
+      if (state.epoch === 0 && state.iteration === 0 && !state.banksReady) saveCheckpoint(files.baselineCheckpoint, { meta: { format: 'protoseg-run', state, config }, arrays: Object.fromEntries(Object.entries(model.stateDict()).map(([name, entry]) => [`model.${name}`, entry])) });
       if (adapter.usesBanks && !state.banksReady) {
         for (const [domain, dataset] of [['source', data.source.train], ['target', data.target.train]] as const) {
           const loader = new BatchLoader(dataset, {
