@@ -22,6 +22,8 @@ export interface StderrProgressOptions {
   tty?: boolean;
   /** Clock in ms (tests). */
   now?: () => number;
+  /** Off a terminal: at most one progress line per this many ms, across phases (default 5000). */
+  intervalMs?: number;
 }
 
 function formatSeconds(seconds: number): string {
@@ -34,7 +36,9 @@ function formatSeconds(seconds: number): string {
 
 /**
  * On a TTY: one line "label [#####.....] 12/40 3.1/s ETA 9s" redrawn with \r (at most ~10 times a second).
- * Otherwise: a log line at every ~10% step, so CI logs stay short.
+ * Otherwise (a log file, CI): one line when a phase ends ("label: done 40/40 in 9s"), and a progress line
+ * while one runs only when `intervalMs` has passed since the last line, so a whole training run logs a
+ * few dozen lines, not one per 10% of every phase.
  */
 export function stderrProgress(options: StderrProgressOptions = {}): ProgressReporter {
   const stream = options.stream ?? process.stderr;
@@ -45,7 +49,9 @@ export function stderrProgress(options: StderrProgressOptions = {}): ProgressRep
   let done = 0;
   let started = 0;
   let lastDraw = 0;
-  let lastDecile = -1;
+  const interval = options.intervalMs ?? 5000;
+  // When the last line was written off a terminal (shared by all phases of this reporter).
+  let lastLine = now();
   let active = false;
 
   const line = (): string => {
@@ -71,9 +77,9 @@ export function stderrProgress(options: StderrProgressOptions = {}): ProgressRep
       stream.write(`\r${line().slice(0, Math.max(20, cols - 1)).padEnd(Math.max(20, cols - 1))}`);
       return;
     }
-    const decile = total > 0 ? Math.floor((Math.min(done, total) / total) * 10) : -1;
-    if (force || (decile > lastDecile && total > 0)) {
-      lastDecile = decile;
+    const t = now();
+    if (force || t - lastLine >= interval) {
+      lastLine = t;
       stream.write(`${line()}\n`);
     }
   };
@@ -85,10 +91,8 @@ export function stderrProgress(options: StderrProgressOptions = {}): ProgressRep
       done = 0;
       started = now();
       lastDraw = 0;
-      lastDecile = 0;
       active = true;
       if (tty) draw(true);
-      else stream.write(`${label}: ${total > 0 ? `${total} to do` : 'started'}\n`);
     },
     tick(n = 1): void {
       if (!active) return;
@@ -100,7 +104,10 @@ export function stderrProgress(options: StderrProgressOptions = {}): ProgressRep
       active = false;
       const elapsed = formatSeconds((now() - started) / 1000);
       if (tty) stream.write(`\r${line()}\n`);
-      else stream.write(`${label}: done ${done}${total > 0 ? `/${total}` : ''} in ${elapsed}\n`);
+      else {
+        lastLine = now();
+        stream.write(`${label}: done ${done}${total > 0 ? `/${total}` : ''} in ${elapsed}\n`);
+      }
     },
   };
 }

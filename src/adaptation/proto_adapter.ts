@@ -5,7 +5,7 @@
  * appendix). Losses stay pure functions: everything they need is passed to them as tensors here.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Config, LossConfigName } from '../config/schema.js';
+import { lossTermActive, type Config, type LossConfigName } from '../config/schema.js';
 import type { Batch } from '../data/batch_loader.js';
 import { hashSeed } from '../data/rng.js';
 import { ProtosegError } from '../errors.js';
@@ -69,8 +69,7 @@ export interface EpochStartReport {
 
 /** A loss is active in an adaptation epoch when enabled and epoch in [fromEpoch, untilEpoch). */
 export function lossActive(pcs: PcsConfig, name: LossConfigName, epoch: number): boolean {
-  const loss = pcs.losses[name];
-  return loss.enabled && loss.weight > 0 && epoch >= loss.fromEpoch && epoch < loss.untilEpoch;
+  return lossTermActive(pcs.losses[name], epoch);
 }
 
 export class ProtoAdapter {

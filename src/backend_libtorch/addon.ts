@@ -113,18 +113,29 @@ export function addonCandidates(): string[] {
   ];
 }
 
-let cached: LibtorchAddon | undefined;
-let loadError: Error | undefined;
+/** The addon is missing or does not load; `reason` says why in a few words (for one-line log output). */
+export class AddonUnavailableError extends Error {
+  readonly reason: string;
+  constructor(message: string, reason: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AddonUnavailableError';
+    this.reason = reason;
+  }
+}
 
-/** Loads the addon once; throws an Error saying how to build it when it is missing or fails to load. */
+let cached: LibtorchAddon | undefined;
+let loadError: AddonUnavailableError | undefined;
+
+/** Loads the addon once; throws an AddonUnavailableError saying how to build it when it is missing or fails to load. */
 export function loadAddon(): LibtorchAddon {
   if (cached !== undefined) return cached;
   if (loadError !== undefined) throw loadError;
   const path = addonCandidates().find((p) => existsSync(p));
   if (path === undefined) {
-    loadError = new Error(
+    loadError = new AddonUnavailableError(
       `libtorch backend: expected the compiled addon ${ADDON_FILE} (looked in ${addonCandidates().join(', ')}), got none. ` +
-        'Install libtorch (apt-get install libtorch-dev, or set LIBTORCH_DIR) and run "node scripts/build_native.mjs".',
+        'Install libtorch (scripts/setup.sh, i.e. apt-get install libtorch-dev, or set LIBTORCH_DIR) and run "node scripts/build_native.mjs".',
+      'native addon not built: install libtorch-dev (scripts/setup.sh), then npm install',
     );
     throw loadError;
   }
@@ -132,7 +143,8 @@ export function loadAddon(): LibtorchAddon {
     cached = createRequire(import.meta.url)(path) as LibtorchAddon;
     return cached;
   } catch (error) {
-    loadError = new Error(`libtorch backend: could not load ${path} (${(error as Error).message.split('\n')[0]}). Rebuild it with "node scripts/build_native.mjs --force".`, {
+    const why = (error as Error).message.split('\n')[0];
+    loadError = new AddonUnavailableError(`libtorch backend: could not load ${path} (${why}). Rebuild it with "node scripts/build_native.mjs --force".`, `native addon does not load (${why}): node scripts/build_native.mjs --force`, {
       cause: error,
     });
     throw loadError;

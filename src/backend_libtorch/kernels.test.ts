@@ -2,10 +2,10 @@
  * Every covered kernel on the native backend against tfjs' cpu backend, on seeded random inputs
  * with odd shapes, broadcasting, H != W and stride 2 (relative error <= 1e-5 for float32).
  */
-import { before, describe, it } from 'node:test';
+import { before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { nativeVsCpu, rand, randInt, runOn, SKIP, setupBackends } from './test/compare.js';
+import { it, nativeVsCpu, rand, randInt, runOn, setupBackends } from './test/compare.js';
 
 const TOL = 1e-5;
 
@@ -16,7 +16,7 @@ async function expectClose(f: () => tf.Tensor | tf.Tensor[], tol = TOL): Promise
 
 before(setupBackends);
 
-describe('libtorch backend: elementwise', { skip: SKIP }, () => {
+describe('libtorch backend: elementwise', () => {
   const unary: [string, (x: tf.Tensor) => tf.Tensor, number, number][] = [
     ['abs', tf.abs, -2, 2], ['neg', tf.neg, -2, 2], ['exp', tf.exp, -3, 3], ['expm1', tf.expm1, -1, 1],
     ['log', tf.log, 0.1, 5], ['log1p', tf.log1p, -0.5, 3], ['sqrt', tf.sqrt, 0, 4], ['rsqrt', tf.rsqrt, 0.1, 4],
@@ -67,7 +67,7 @@ describe('libtorch backend: elementwise', { skip: SKIP }, () => {
   it('addN of 3 x=[2,3,4]', () => expectClose(() => tf.addN([rand([2, 3, 4], 8), rand([2, 3, 4], 9), rand([2, 3, 4], 10)])));
 });
 
-describe('libtorch backend: reductions, softmax, matmul', { skip: SKIP }, () => {
+describe('libtorch backend: reductions, softmax, matmul', () => {
   const x = (): tf.Tensor => rand([3, 4, 5], 11, -2, 2);
   for (const keepDims of [false, true]) {
     it(`sum/mean/max/min/prod axes [0,2] keepDims=${keepDims}`, () =>
@@ -87,7 +87,7 @@ describe('libtorch backend: reductions, softmax, matmul', { skip: SKIP }, () => 
   it('topk k=3 x=[4,9]', () => expectClose(() => { const r = tf.topk(rand([4, 9], 21), 3); return [r.values, r.indices]; }));
 });
 
-describe('libtorch backend: convolution and pooling', { skip: SKIP }, () => {
+describe('libtorch backend: convolution and pooling', () => {
   const cases: [string, number[], number[], number, 'same' | 'valid', number][] = [
     ['3x3 s1 same', [2, 9, 7, 3], [3, 3, 3, 4], 1, 'same', 1],
     ['3x3 s2 same, even H (asymmetric pad)', [2, 8, 6, 3], [3, 3, 3, 5], 2, 'same', 1],
@@ -152,7 +152,7 @@ describe('libtorch backend: convolution and pooling', { skip: SKIP }, () => {
   }
 });
 
-describe('libtorch backend: resize and batch norm', { skip: SKIP }, () => {
+describe('libtorch backend: resize and batch norm', () => {
   const modes: [string, boolean, boolean][] = [['halfPixelCenters', false, true], ['alignCorners', true, false], ['legacy', false, false]];
   for (const [mode, align, half] of modes) {
     for (const size of [[9, 12], [3, 4]] as [number, number][]) {
@@ -183,7 +183,7 @@ describe('libtorch backend: resize and batch norm', { skip: SKIP }, () => {
     expectClose(() => tf.batchNorm(rand([2, 3, 5, 4], 56), rand([4], 57), rand([4], 58, 0.5, 2), rand([4], 59), rand([4], 60), 1e-3)));
 });
 
-describe('libtorch backend: shape and indexing', { skip: SKIP }, () => {
+describe('libtorch backend: shape and indexing', () => {
   const x = (): tf.Tensor => rand([3, 4, 5], 70);
   it('reshape, transpose, expandDims, squeeze', () =>
     expectClose(() => [tf.reshape(x(), [5, -1]), tf.transpose(x(), [2, 0, 1]), tf.expandDims(x(), 1), tf.squeeze(tf.reshape(x(), [3, 1, 20]))]));
@@ -235,7 +235,7 @@ describe('libtorch backend: shape and indexing', { skip: SKIP }, () => {
   });
 });
 
-describe('libtorch backend: errors and memory', { skip: SKIP }, () => {
+describe('libtorch backend: errors and memory', () => {
   it('a kernel that is not covered fails naming the kernel and the backend', () => {
     assert.throws(() => tf.tidy(() => tf.einsum('ij,jk->ik', rand([2, 2], 1), rand([2, 2], 2))), /Kernel 'Einsum' not registered for backend 'native'/);
   });

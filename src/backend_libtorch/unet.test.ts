@@ -2,11 +2,11 @@
  * The whole small UNet on the native backend: loss and every parameter gradient against the cpu
  * backend, native batch norm against protoseg's composed one, and memory flat over many Adam steps.
  */
-import { before, describe, it } from 'node:test';
+import { before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { emptyNativeCache, nativeMemory, registerLibtorchBackend } from './index.js';
-import { relativeError, runOn, SKIP, setupBackends } from './test/compare.js';
+import { it, relativeError, runOn, setupBackends } from './test/compare.js';
 import { createUNet, crossEntropy, syntheticBatch, trainStep, unetForward, type BatchNormKind } from './test/unet.js';
 
 before(setupBackends);
@@ -21,7 +21,7 @@ function lossAndGrads(bn: BatchNormKind): tf.Tensor[] {
   return out;
 }
 
-describe('libtorch backend: small UNet', { skip: SKIP }, () => {
+describe('libtorch backend: small UNet', () => {
   it('loss and all gradients match cpu (x=[2,8,12,3], widths 4-8-8, 5 classes)', async () => {
     const cpu = await runOn('cpu', () => lossAndGrads('protoseg'));
     const nativeComposed = await runOn('native', () => lossAndGrads('protoseg'));

@@ -3,7 +3,8 @@
  * Commands are thin: they parse, then call the library.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ProtosegError, closestName } from '../errors.js';
+import { ProtosegError, closestName, unknownName } from '../errors.js';
+import type { BackendChoice } from '../kernels/backend.js';
 
 export type FlagSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string; argument?: string };
 
@@ -29,13 +30,43 @@ export const COMMON_FLAGS: Record<string, FlagSpec> = {
   verbose: { type: 'boolean', description: 'print stack traces of internal errors' },
 };
 
+/** Width help text is wrapped to. */
+export const HELP_WIDTH = 100;
+/** Column where flag descriptions start; longer flag names put their description on the next line. */
+const FLAG_COLUMN = 34;
+
+/** Splits one line into lines of at most `width` characters at spaces (a longer word stays whole). */
+export function wrapText(text: string, width: number, indent = ''): string[] {
+  const lines: string[] = [];
+  let current = '';
+  for (const word of text.split(/ +/)) {
+    if (current !== '' && indent.length + current.length + 1 + word.length > width) {
+      lines.push(indent + current);
+      current = word;
+    } else {
+      current = current === '' ? word : `${current} ${word}`;
+    }
+  }
+  lines.push(indent + current);
+  return lines;
+}
+
 export function usage(spec: CommandSpec): string {
   const flags = { ...spec.flags, ...COMMON_FLAGS };
-  const lines = [`usage: protoseg ${spec.name}${spec.positionals ? ` ${spec.positionals}` : ''} [options]`, '', spec.summary, '', 'options:'];
+  const lines = [`usage: protoseg ${spec.name}${spec.positionals ? ` ${spec.positionals}` : ''} [options]`, ''];
+  // The summary is reflowed: single line breaks in the source are spaces, blank lines separate paragraphs.
+  spec.summary.split(/\n\s*\n/).forEach((paragraph, i) => lines.push(...(i > 0 ? [''] : []), ...wrapText(paragraph.replace(/\s*\n\s*/g, ' '), HELP_WIDTH)));
+  lines.push('', 'options:');
+  const pad = ' '.repeat(FLAG_COLUMN);
   for (const [name, flag] of Object.entries(flags)) {
     const argument = flag.type === 'string' ? ` ${flag.argument ?? 'VALUE'}` : '';
     const short = flag.short ? `-${flag.short}, ` : '    ';
-    lines.push(`  ${short}--${name}${argument}`.padEnd(34) + flag.description + (flag.default !== undefined ? ` (default: ${String(flag.default)})` : ''));
+    const left = `  ${short}--${name}${argument}`;
+    const description = flag.description + (flag.default !== undefined ? ` (default: ${String(flag.default)})` : '');
+    const wrapped = wrapText(description, HELP_WIDTH, pad);
+    // Two spaces at least between the flag and its description, else the description starts below it.
+    if (left.length + 2 <= FLAG_COLUMN) lines.push(left.padEnd(FLAG_COLUMN) + wrapped[0]!.slice(FLAG_COLUMN), ...wrapped.slice(1));
+    else lines.push(left, ...wrapped);
   }
   return lines.join('\n');
 }
@@ -52,6 +83,31 @@ function describeParseError(error: NodeJS.ErrnoException, flags: readonly string
   return message.endsWith('.') ? message : `${message}.`;
 }
 
+/**
+ * `--max-images -3` -> `--max-images=-3`: node:util takes a value that starts with "-" for a flag and
+ * refuses it as ambiguous; a negative number after a flag that takes a value is that flag's value, so
+ * the range check can say what is accepted.
+ */
+function joinNegativeValues(argv: readonly string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const takesValue = (token: string): boolean => {
+    if (token.startsWith('--')) return !token.includes('=') && options[token.slice(2)]?.type === 'string';
+    if (/^-[A-Za-z]$/.test(token)) return Object.values(options).some((o) => o.short === token.slice(1) && o.type === 'string');
+    return false;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    const next = argv[i + 1];
+    if (next !== undefined && takesValue(token) && /^-(\d|\.\d)/.test(next)) {
+      out.push(`${token}=${next}`);
+      i++;
+    } else {
+      out.push(token);
+    }
+  }
+  return out;
+}
+
 /** Parses argv for one command; unknown flags are a usage error naming the closest flag. */
 export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
   const options: NonNullable<ParseArgsConfig['options']> = {};
@@ -61,7 +117,7 @@ export function parseCommand(spec: CommandSpec, argv: string[]): ParsedCommand {
   }
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv, options), options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new ProtosegError('PROTOSEG_USAGE', `protoseg ${spec.name}: ${describeParseError(error as NodeJS.ErrnoException, Object.keys(options))} Run "protoseg ${spec.name} --help" for the options.`);
   }
@@ -91,7 +147,40 @@ export function intFlag(parsed: ParsedCommand, command: string, name: string, fa
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ProtosegError('PROTOSEG_USAGE', `protoseg ${command}: --${name} expected a whole number in [${min}, ${max}], got "${raw}".`);
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in [${min}, ${max}]`;
+    throw new ProtosegError('PROTOSEG_USAGE', `protoseg ${command}: --${name} expected a whole number ${range}, got "${raw}".`);
   }
   return value;
+}
+
+// Listed here (not imported) so that flag parsing does not load the tensor stack; the check below fails
+// to compile when kernels/backend.ts gains a choice missing from this list.
+export const BACKEND_CHOICES = ['auto', 'wasm', 'cpu', 'node', 'native'] as const satisfies readonly BackendChoice[];
+const allBackendsListed: Exclude<BackendChoice, (typeof BACKEND_CHOICES)[number]> extends never ? true : false = true;
+void allBackendsListed;
+
+/** The most intra-op threads --threads accepts (the config schema's bound for `threads`). */
+export const MAX_THREADS = 256;
+
+/** --backend and --threads, the same on every command that runs a model. */
+export function runtimeFlags(defaults: string): Record<'backend' | 'threads', FlagSpec> {
+  return {
+    backend: { type: 'string', argument: 'NAME', description: `tensor backend: ${BACKEND_CHOICES.join(', ')} (default: ${defaults})` },
+    threads: { type: 'string', argument: 'N', description: `intra-op threads of the native backend, 0 = all cores (default: ${defaults})` },
+  };
+}
+
+/** --backend NAME, checked against the backends initBackend knows; an unknown name suggests the closest. */
+export function backendFlag(parsed: ParsedCommand, command: string): BackendChoice | undefined {
+  const raw = stringFlag(parsed, 'backend');
+  if (raw === undefined) return undefined;
+  if (!(BACKEND_CHOICES as readonly string[]).includes(raw)) {
+    throw new ProtosegError('PROTOSEG_USAGE', unknownName(`protoseg ${command} --backend`, raw, BACKEND_CHOICES).message);
+  }
+  return raw as BackendChoice;
+}
+
+/** --threads N (0 = all cores). */
+export function threadsFlag(parsed: ParsedCommand, command: string): number | undefined {
+  return stringFlag(parsed, 'threads') === undefined ? undefined : intFlag(parsed, command, 'threads', 0, 0, MAX_THREADS);
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { main } from './main.js';
-import { parseCommand, usage, type CommandSpec, type ParsedCommand } from './command.js';
+import { HELP_WIDTH, parseCommand, usage, type CommandSpec, type ParsedCommand } from './command.js';
 import { launchOptionsFromFlags, trainCommand } from './commands/train.js';
 import { evalCommand, evalOptionsFromFlags, formatMetricsTable } from './commands/eval.js';
 import { collectImages, predictCommand, predictOptionsFromFlags } from './commands/predict.js';
@@ -82,6 +82,29 @@ describe('dispatch and help', () => {
       assert.equal(r.code, 0, name);
       assert.equal(r.out, usage(spec));
       for (const flag of Object.keys(spec.flags)) assert.ok(r.out.includes(`--${flag}`), `${name} --help lists --${flag}`);
+    }
+  });
+
+  it('help text fits its columns: lines of at most HELP_WIDTH, a flag never runs into its description', () => {
+    for (const [name, spec] of Object.entries(COMMANDS)) {
+      const text = usage(spec);
+      for (const line of text.split('\n')) {
+        assert.ok(line.length <= HELP_WIDTH, `${name}: ${line.length} > ${HELP_WIDTH}: "${line}"`);
+        // An options line starting with a flag has two spaces before its description, or ends after the flag.
+        const flag = /^ {2}(?:-\w, | {4})--[\w-]+(?: \S+)?/.exec(line);
+        if (flag) assert.ok(line.length === flag[0].length || line.slice(flag[0].length).startsWith('  '), `${name}: "${line}"`);
+      }
+    }
+    // The case the issue names: the --dataset description used to be glued to its argument.
+    assert.doesNotMatch(usage(evalCommand), /syntheticevaluate/);
+  });
+
+  it('a command group answers --help with the usage of its commands (exit 0); alone it is an unknown command', async () => {
+    for (const argv of [['data', '--help'], ['data', '-h'], ['data', 'help']]) {
+      const r = await cli(argv);
+      assert.equal(r.code, 0, argv.join(' '));
+      assert.equal(r.out, usage(dataCheckCommand));
+      assert.equal(r.err, '');
     }
   });
 
@@ -172,9 +195,16 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
       assert.equal((await printConfig(['--backend', 'cpu'])).backend, 'cpu');
       // --backend wins over --set backend=..., as it is applied last.
       assert.equal((await printConfig(['--set', 'backend=wasm', '--backend', 'cpu'])).backend, 'cpu');
-      const bad = await cli(['train', '--print-config', '--backend', 'tpu']);
+      // A bad value is reported as the flag the user typed, not as a --set config key.
+      const bad = await cli(['train', '--print-config', '--backend', 'gpu']);
       assert.equal(bad.code, 1);
-      assert.match(bad.err, /backend/);
+      assert.equal(bad.err, 'error PROTOSEG_USAGE: protoseg train --backend: expected one of "auto", "wasm", "cpu", "node", "native", got "gpu". Did you mean "cpu"?');
+    },
+    threads: async () => {
+      assert.equal((await printConfig(['--threads', '1'])).threads, 1);
+      const bad = await cli(['train', '--print-config', '--threads', '-2']);
+      assert.equal(bad.code, 1);
+      assert.equal(bad.err, 'error PROTOSEG_USAGE: protoseg train: --threads expected a whole number in [0, 256], got "-2".');
     },
     'print-config': async () => {
       const r = await cli(['train', '--print-config']);
@@ -229,7 +259,9 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
     run: () => assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r1'])).run, resolve('r1')),
     checkpoint: () => assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--checkpoint', 'c.ckpt'])).checkpoint, resolve('c.ckpt')),
     which: () => {
-      assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r'])).which, 'best');
+      // The final model by default: what the run ended with, not the warm-up that source val picked.
+      assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r'])).which, 'latest');
+      assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r', '--which', 'best'])).which, 'best');
       assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r', '--which', 'latest'])).which, 'latest');
       assert.throws(() => evalOptionsFromFlags(parse(evalCommand, ['--run', 'r', '--which', 'newest'])), usageError(/--which expected "best" or "latest", got "newest"/));
       assert.throws(() => evalOptionsFromFlags(parse(evalCommand, ['--checkpoint', 'c', '--which', 'latest'])), usageError(/--which chooses a checkpoint inside --run/));
@@ -269,11 +301,18 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
     'max-images': () => {
       assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r', '--max-images', '3'])).maxImages, 3);
       assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r'])).maxImages, undefined);
-      assert.throws(() => evalOptionsFromFlags(parse(evalCommand, ['--run', 'r', '--max-images=-1'])), usageError(/--max-images expected a whole number/));
+      assert.throws(() => evalOptionsFromFlags(parse(evalCommand, ['--run', 'r', '--max-images=-1'])), usageError(/--max-images expected a whole number >= 0, got "-1"/));
+      // A negative number after the flag is its value (node:util alone calls it "ambiguous").
+      assert.throws(() => evalOptionsFromFlags(parse(evalCommand, ['--run', 'r', '--max-images', '-3'])), usageError(/^protoseg eval: --max-images expected a whole number >= 0, got "-3"\.$/));
     },
     backend: () => {
       assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r', '--backend', 'cpu'])).backend, 'cpu');
       assert.throws(() => evalOptionsFromFlags(parse(evalCommand, ['--run', 'r', '--backend', 'wsam'])), usageError(/Did you mean "wasm"/));
+    },
+    threads: () => {
+      assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r', '--threads', '1'])).threads, 1);
+      assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r'])).threads, undefined);
+      assert.throws(() => evalOptionsFromFlags(parse(evalCommand, ['--run', 'r', '--threads', 'two'])), usageError(/--threads expected a whole number in \[0, 256\], got "two"/));
     },
   },
   predict: {
@@ -283,7 +322,10 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
       assert.throws(() => predictOptionsFromFlags(parse(predictCommand, ['--out', 'o', 'x.png'])), usageError(/expected --run RUN_DIR or --checkpoint FILE/));
       assert.throws(() => predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--checkpoint', 'c', '--out', 'o', 'x.png'])), usageError(/got both/));
     },
-    which: () => assert.equal(predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--which', 'latest', '--out', 'o', 'x.png'])).which, 'latest'),
+    which: () => {
+      assert.equal(predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--out', 'o', 'x.png'])).which, 'latest');
+      assert.equal(predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--which', 'best', '--out', 'o', 'x.png'])).which, 'best');
+    },
     out: () => {
       const o = predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--out', 'o', 'x.png', 'dir']));
       assert.equal(o.out, resolve('o'));
@@ -297,6 +339,7 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
       assert.throws(() => predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--out', 'o', '--scale', 'big', 'x.png'])), usageError(/--scale expected a factor in \(0, 4\]/));
     },
     backend: () => assert.equal(predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--out', 'o', '--backend', 'wasm', 'x.png'])).backend, 'wasm'),
+    threads: () => assert.equal(predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--out', 'o', '--threads', '2', 'x.png'])).threads, 2),
   },
   export: {
     checkpoint: () => assert.equal(exportOptionsFromFlags(parse(exportCommand, ['--checkpoint', 'c', '--format', 'onnx', '--out', 'm.onnx'])).checkpoint, resolve('c')),
@@ -382,6 +425,16 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
       assert.equal(r.code, 1);
       assert.match(r.err, /--backend/);
     },
+    threads: async () => {
+      const r = await cli(['report', join(dir, 'some-run'), '--threads', '1000', '--quiet']);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /--threads expected a whole number in \[0, 256\], got "1000"/);
+    },
+    which: async () => {
+      const r = await cli(['report', join(dir, 'some-run'), '--which', 'first', '--quiet']);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /--which expected "latest" or "best", got "first"/);
+    },
   },
 };
 
@@ -392,7 +445,7 @@ function pick<T extends object>(o: T, keys: (keyof T)[]): Partial<T> {
   return Object.fromEntries(keys.map((k) => [k, o[k]])) as Partial<T>;
 }
 
-async function printConfig(argv: string[]): Promise<{ seed: number; backend: string; method: string; data: { batchSize: number }; model: { encoder: { widths: number[] } }; pcs: { kList: number[] }; train: { steps: number } }> {
+async function printConfig(argv: string[]): Promise<{ seed: number; backend: string; threads: number; method: string; data: { batchSize: number }; model: { encoder: { widths: number[] } }; pcs: { kList: number[] }; train: { steps: number } }> {
   const r = await cli(['train', '--print-config', ...argv]);
   assert.equal(r.code, 0, r.err);
   return JSON.parse(r.out);
@@ -440,16 +493,17 @@ describe('eval --predictions in process (no model)', () => {
       await mkdir(preds, { recursive: true });
       await writeFile(join(preds, `${id}_trainIds.png`), encodePng({ width: 16, height: 8, channels: 1, data: scene.trainIds }));
     }
-    const json = await cli(['eval', '--predictions', preds, '--dataset', 'gta5', '--root', root, '--json', '--quiet']);
+    // No val list in the tree: --split all says "every pair" explicitly.
+    const json = await cli(['eval', '--predictions', preds, '--dataset', 'gta5', '--root', root, '--split', 'all', '--json', '--quiet']);
     assert.equal(json.code, 0, json.err);
     const m = JSON.parse(json.out);
     assert.deepEqual(Object.keys(m).sort(), ['confusion', 'images', 'mIoU', 'perClassIoU', 'pixelAccuracy']);
     assert.equal(m.mIoU, 100);
     assert.equal(m.images, 2);
     assert.equal(m.confusion.length, 19);
-    const limited = JSON.parse((await cli(['eval', '--predictions', preds, '--dataset', 'gta5', '--root', root, '--json', '--quiet', '--max-images', '1'])).out);
+    const limited = JSON.parse((await cli(['eval', '--predictions', preds, '--dataset', 'gta5', '--root', root, '--split', 'all', '--json', '--quiet', '--max-images', '1'])).out);
     assert.equal(limited.images, 1);
-    const table = await cli(['eval', '--predictions', preds, '--dataset', 'gta5', '--root', root, '--quiet']);
+    const table = await cli(['eval', '--predictions', preds, '--dataset', 'gta5', '--root', root, '--split', 'all', '--quiet']);
     assert.equal(table.code, 0);
     assert.match(table.out, /^road\s+(100\.00|-)$/m);
     assert.match(table.out, /^mIoU\s+100\.00$/m);
@@ -461,9 +515,18 @@ describe('eval --predictions in process (no model)', () => {
     await buildGta5Tree(root, 1);
     const preds = join(dir, 'preds-empty');
     await mkdir(preds, { recursive: true });
-    const r = await cli(['eval', '--predictions', preds, '--dataset', 'gta5', '--root', root, '--quiet']);
+    const r = await cli(['eval', '--predictions', preds, '--dataset', 'gta5', '--root', root, '--split', 'all', '--quiet']);
     assert.equal(r.code, 1);
     assert.ok(r.err.includes(join(preds, '00001_trainIds.png')), r.err);
+  });
+
+  it('a GTA5 root without a val list needs --split: no silent scoring of train and val together', async () => {
+    const root = join(dir, 'gta5-no-val');
+    await buildGta5Tree(root, 2);
+    const r = await cli(['eval', '--predictions', join(dir, 'preds-empty'), '--dataset', 'gta5', '--root', root, '--quiet']);
+    assert.equal(r.code, 1);
+    assert.equal(r.err.split('\n').length, 1, r.err);
+    assert.match(r.err, /expected --split \(there is no val list at .*splits\/val\.txt or .*gta5-no-val\/val\.txt\).*--split all to score every pair/);
   });
 });
 

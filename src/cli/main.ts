@@ -47,7 +47,16 @@ export function closestCommand(argv: readonly string[]): string | undefined {
   return twoWord ?? closestName(first, names) ?? names.find((n) => n.startsWith(`${first} `));
 }
 
+/**
+ * OpenMP's wait policy for the native backend's threads, applied before any command loads the addon
+ * (libgomp reads it once, when libtorch loads). PASSIVE: idle threads sleep instead of spinning, which
+ * costs a little on an idle machine and saves several-fold on a busy one (bench/omp_wait_policy.mjs,
+ * figures in the README). A policy (or GOMP_SPINCOUNT) the user set wins.
+ */
+export const DEFAULT_OMP_WAIT_POLICY = 'PASSIVE';
+
 export async function main(argv: string[]): Promise<number> {
+  if (process.env['OMP_WAIT_POLICY'] === undefined && process.env['GOMP_SPINCOUNT'] === undefined) process.env['OMP_WAIT_POLICY'] = DEFAULT_OMP_WAIT_POLICY;
   const verbose = argv.includes('--verbose');
   try {
     const resolved = resolveCommand(argv);
@@ -60,6 +69,13 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const load = COMMANDS[resolved.name];
+    const group = Object.keys(COMMANDS).filter((name) => name.startsWith(`${resolved.name} `));
+    if (load === undefined && group.length > 0 && resolved.rest.some((a) => a === '--help' || a === '-h' || a === 'help')) {
+      // `protoseg data --help`: the usage of every command of the group.
+      const specs = await Promise.all(group.map((name) => COMMANDS[name]!()));
+      console.log(specs.map((spec) => usage(spec)).join('\n\n'));
+      return 0;
+    }
     if (load === undefined) {
       const close = closestCommand(argv);
       throw new ProtosegError('PROTOSEG_USAGE', `unknown command "${resolved.name}".${close ? ` Did you mean "${close}"?` : ''} Run "protoseg --help" for the list.`);

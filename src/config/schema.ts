@@ -51,6 +51,14 @@ const lossSchema = (enabled: boolean, weight: number, fromEpoch = 0, description
     .prefault({})
     .describe(description);
 
+/** One loss term's switches (pcs.losses.* and adapt.losses.*). */
+export type LossTermConfig = z.output<ReturnType<typeof lossSchema>>;
+
+/** A loss term contributes in adaptation epoch `epoch` when enabled, weighted > 0 and epoch in [fromEpoch, untilEpoch). */
+export function lossTermActive(loss: LossTermConfig, epoch: number): boolean {
+  return loss.enabled && loss.weight > 0 && epoch >= loss.fromEpoch && epoch < loss.untilEpoch;
+}
+
 export const configSchema = z.strictObject({
   description: z.string().optional().describe('free text saying what this config is for (ignored by training)'),
   method: z.enum(METHOD_NAMES).default('pcs').describe('pcs: full PCS-seg + max-squares; source-only: few labelled source images only; target-oracle: trained on target labels (upper bound, analysis only); max-squares: source labels + max-squares on target, no prototypes'),

@@ -16,7 +16,9 @@ import {
   patternRgb,
   labelWith,
   writeJpegFile,
+  writePaletteLabelFile,
 } from '../test_utils/fixtures.js';
+import { Gta5Dataset } from './gta5.js';
 
 let dir = '';
 before(async () => {
@@ -45,7 +47,8 @@ describe('checkDataset gta5', () => {
     assert.deepEqual(report.labelsWithoutImage, ['labels/00005.png']);
     assert.deepEqual(report.sizeMismatches, [{ image: 'images/00003.png', label: 'labels/00003.png', imageSize: [8, 6], labelSize: [4, 3] }]);
     assert.deepEqual(report.unknownLabelIds, { '34': 51, '250': 2 });
-    assert.deepEqual(report.classPixels, classPixels({ road: 76, car: 10, vegetation: 48, sky: 12, building: 48 }));
+    // 00003's 4x3 all-sky label is counted as the loaders deliver it, resized to its 8x6 image: 48 sky pixels.
+    assert.deepEqual(report.classPixels, classPixels({ road: 76, car: 10, vegetation: 48, sky: 48, building: 48 }));
     assert.equal(report.ignorePixels, 58);
     const p = report.problems;
     assert.equal(p.length, 11, p.join('\n'));
@@ -78,6 +81,28 @@ describe('checkDataset gta5', () => {
     assert.equal(report.pairs, 2);
     assert.deepEqual(report.classPixels, classPixels({ road: 28, car: 10, vegetation: 48 }));
     assert.equal(report.problems.filter((l) => /lists "00099" but no such image/.test(l)).length, 1);
+  });
+
+  test('per-class counts equal what the loader delivers, also for a label smaller than its image (reported, then resized)', async () => {
+    const root = join(dir, 'gta5-small-label');
+    // 00001: 16x8 image, 8x4 label (left half road, right half car); 00002: matching sizes.
+    await writeRgbPngFile(join(root, 'images', '00001.png'), 16, 8, patternRgb(16, 8));
+    await writePaletteLabelFile(join(root, 'labels', '00001.png'), 8, 4, new Uint8Array(32).map((_, i) => (i % 8 < 4 ? 7 : 26)));
+    await writeRgbPngFile(join(root, 'images', '00002.png'), 4, 2, patternRgb(4, 2));
+    await writePaletteLabelFile(join(root, 'labels', '00002.png'), 4, 2, labelWith(4, 2, 23));
+    const report = await checkDataset({ dataset: 'gta5', root });
+    assert.equal(report.sizeMismatches.length, 1);
+    assert.match(report.problems[0]!, /label is 8x4 but its image images\/00001\.png is 16x8/);
+    // What training sees: loadSample resizes the label to the image.
+    const dataset = await Gta5Dataset.open({ root });
+    const delivered = new Array<number>(19).fill(0);
+    let ignore = 0;
+    for (const ref of dataset.samples) {
+      for (const id of (await dataset.load(ref)).label!) id === 255 ? ignore++ : delivered[id]!++;
+    }
+    assert.deepEqual(report.classPixels, Object.fromEntries(CLASS_NAMES.map((n, c) => [n, delivered[c]])));
+    assert.equal(report.ignorePixels, ignore);
+    assert.deepEqual(report.classPixels, classPixels({ road: 64, car: 64, sky: 8 }), '16x8 = 128 pixels for 00001, not 8x4 = 32');
   });
 
   test('a missing root or split file is fatal (DataError)', async () => {

@@ -3,7 +3,9 @@
  * image and label is decoded; every problem becomes one human line naming the file and the fix, and
  * the check never stops at the first one. Only a missing root/split is fatal (thrown as DataError).
  *
- * Counting rules: label pixels are counted on the label files as stored (before any resize). Pixels
+ * Counting rules: label pixels are counted as the loaders deliver them: a label of another size than its
+ * image is first resized to the image (nearest neighbour, as dataset.ts loadSample does), and the size
+ * mismatch is still reported as a problem. Pixels
  * are mapped id -> trainId (label_maps); `ignorePixels` counts every pixel that maps to 255, including
  * unknown ids, so sum(classPixels) + ignorePixels = all label pixels. `unknownLabelIds` lists values
  * outside the table (ids > 33; for Cityscapes labelTrainIds files, values other than 0..18 and 255).
@@ -15,7 +17,7 @@ import { listCityscapes, type CityscapesLabelType } from './cityscapes.js';
 import { DATASET_KINDS, isDirectory, listDir, notFound, type LabelEncoding, type SampleRef } from './dataset.js';
 import { listFolder } from './folder.js';
 import { listGta5 } from './gta5.js';
-import { readImage, readLabel, type LabelImage, type RgbImage } from './image_io.js';
+import { readImage, readLabel, resizeLabelNearest, type LabelImage, type RgbImage } from './image_io.js';
 import { CLASS_NAMES, ID_TO_TRAIN_ID, IGNORE_INDEX, MAX_KNOWN_ID, NUM_CLASSES } from './label_maps.js';
 import { unknownName } from '../errors.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
@@ -183,13 +185,15 @@ export async function checkDataset(options: DataCheckOptions, progress: Progress
       } else report.pairs++;
     }
     problems.push(...result.errors);
-    const { image, label } = result;
+    const { image } = result;
+    let label = result.label;
     if (image !== undefined && label !== undefined && (image.width !== label.width || image.height !== label.height)) {
       report.sizeMismatches.push({ image: relPath(sample.imagePath), label: relPath(sample.labelPath!), imageSize: [image.width, image.height], labelSize: [label.width, label.height] });
       problems.push(
         `${sample.labelPath}: label is ${label.width}x${label.height} but its image ${relPath(sample.imagePath)} is ${image.width}x${image.height}. ` +
-          'Loaders resize the label nearest-neighbour (with a warning); re-export the label at the image size to be exact.',
+          'Loaders resize the label nearest-neighbour (with a warning; its pixels are counted after that resize); re-export the label at the image size to be exact.',
       );
+      label = resizeLabelNearest(label, image.width, image.height);
     }
     if (label !== undefined) {
       const h = new Uint32Array(256);

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { DataError } from '../errors.js';
 import { Gta5Dataset, listGta5 } from './gta5.js';
 import { buildGta5Tree, buildMessyGta5Tree, makeTempDir, removeTempDir } from '../test_utils/fixtures.js';
@@ -60,6 +60,25 @@ describe('gta5', () => {
     const ds = await Gta5Dataset.open({ root: messy, split: list });
     assert.deepEqual(ds.samples.map((s) => s.id), ['00007', '00009']);
     await assert.rejects(ds.load(ds.samples[0]!), (e: unknown) => e instanceof DataError && e.code === 'PROTOSEG_IMAGE_DECODE' && e.message.includes('00007.png'));
+  });
+
+  test('split lists at ROOT/<name>.txt (as many UDA repositories ship them), and "all" for every pair', async () => {
+    const root = join(dir, 'root-lists');
+    await buildGta5Tree(root, 3);
+    await writeFile(join(root, 'train.txt'), '00001\n00002\n');
+    assert.deepEqual((await Gta5Dataset.open({ root, split: 'train' })).samples.map((s) => s.id), ['00001', '00002']);
+    assert.deepEqual((await Gta5Dataset.open({ root, split: 'train.txt' })).samples.map((s) => s.id), ['00001', '00002']);
+    // splits/<name>.txt comes first when both exist.
+    await mkdir(join(root, 'splits'), { recursive: true });
+    await writeFile(join(root, 'splits', 'train.txt'), '00003\n');
+    assert.deepEqual((await Gta5Dataset.open({ root, split: 'train' })).samples.map((s) => s.id), ['00003']);
+    // A relative path with a separator: the working directory first, then the root.
+    assert.deepEqual((await Gta5Dataset.open({ root, split: 'splits/train.txt' })).samples.map((s) => s.id), ['00003']);
+    assert.deepEqual((await Gta5Dataset.open({ root, split: 'all' })).samples.map((s) => s.id), ['00001', '00002', '00003']);
+    // A list file named all.txt wins over "every pair".
+    await writeFile(join(root, 'all.txt'), '00002\n');
+    assert.deepEqual((await Gta5Dataset.open({ root, split: 'all' })).samples.map((s) => s.id), ['00002']);
+    await assert.rejects(Gta5Dataset.open({ root, split: 'test' }), (e: unknown) => e instanceof DataError && e.message.includes(join(root, 'splits', 'test.txt')) && e.message.includes(join(root, 'test.txt')) && /"all" to use every pair/.test(e.message));
   });
 
   test('missing split file, missing root and empty dataset are DataErrors', async () => {

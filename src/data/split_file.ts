@@ -51,20 +51,36 @@ export function entryToFileId(entry: string): string {
   return extname(name) !== '' ? name.slice(0, -extname(name).length) : name;
 }
 
+/** The split name meaning "every pair present" (gta5 and folder layouts), unless a list file has that name. */
+export const ALL_SPLIT = 'all';
+
+/** Where a split NAME's list is looked for, in order: {root}/splits/NAME.txt, {root}/NAME.txt (as many UDA repositories ship them). */
+export function splitListCandidates(root: string, name: string): string[] {
+  return [join(root, 'splits', `${name}.txt`), join(root, `${name}.txt`), ...(name.endsWith('.txt') ? [join(root, 'splits', name), join(root, name)] : [])];
+}
+
+/** The list file of a split name in the usual places, or undefined when there is none. */
+export async function findSplitList(root: string, name: string): Promise<string | undefined> {
+  for (const candidate of splitListCandidates(root, name)) if (await isFile(candidate)) return candidate;
+  return undefined;
+}
+
 /**
- * Resolves a split argument: a name becomes `{root}/splits/{split}.txt` when that file exists,
- * otherwise it is taken as a path to a list file (relative to the working directory, then the root).
- * Returns undefined for no split. A split that names no existing file is a DataError.
+ * Resolves a split argument. A name ("train", "train.txt") is looked up as {root}/splits/NAME.txt, then
+ * {root}/NAME.txt (splitListCandidates), then as a file in the working directory; a path (with a
+ * separator) is taken as given (relative: to the working directory, then to the root; config files
+ * make theirs absolute against the config file). Returns undefined for no split, and for "all" when no
+ * list of that name exists (every pair). A split that names no existing file is a DataError.
  */
 export async function resolveSplitFile(root: string, split: string | undefined, where: string): Promise<string | undefined> {
   if (split === undefined || split === '') return undefined;
-  const named = join(root, 'splits', `${split}.txt`);
-  if (!split.includes('/') && !split.includes('\\') && (await isFile(named))) return named;
-  const candidates = isAbsolute(split) ? [split] : [resolve(split), join(root, split)];
+  const isPath = split.includes('/') || split.includes('\\');
+  const candidates = isAbsolute(split) ? [split] : isPath ? [resolve(split), join(root, split)] : [...splitListCandidates(root, split), resolve(split)];
   for (const candidate of candidates) if (await isFile(candidate)) return candidate;
+  if (split === ALL_SPLIT) return undefined;
   throw new DataError(
     'PROTOSEG_DATASET_NOT_FOUND',
-    `${where}: expected split "${split}" to be a list file, got no file at ${[named, ...candidates].join(' or ')}. Pass a split name with a {root}/splits/<name>.txt file, a path to a list file, or no split to use every pair.`,
-    named,
+    `${where}: expected split "${split}" to be a list file, got no file at ${candidates.join(' or ')}. Pass a split name with a list file in one of those places, a path to a list file, or "${ALL_SPLIT}" to use every pair.`,
+    candidates[0],
   );
 }

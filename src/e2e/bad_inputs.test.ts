@@ -32,7 +32,7 @@ const H = 8;
 
 type Expect =
   /** Exit 1, one stderr line "error PROTOSEG_...: ..." containing every `names` string and matching `fix`. */
-  | { exit: 1; code?: string; names: string[]; fix: RegExp }
+  | { exit: 1; code?: string; names: string[]; fix: RegExp; check?: (r: CliRun) => void }
   /** Documented recovery: exit 0, stderr matching `warning` when given. */
   | { exit: 0; warning?: RegExp; check?: (r: CliRun) => void };
 
@@ -169,14 +169,18 @@ const CASES: BadCase[] = [
       await gta5Case(d, async ({ label }) => writePaletteLabelFile(label('00002'), W, H, new Uint8Array(W * H).fill(7).fill(34, 0, 10).fill(250, 10, 13)));
       return ['data', 'check', '--dataset', 'gta5', '--root', join(d, 'gta5'), '--json', '--quiet'];
     },
-    expect: {
-      exit: 0,
+    // A checker that lists problems exits 1 (the JSON report is unchanged on stdout).
+    expect: (d) => ({
+      exit: 1,
+      code: 'PROTOSEG_DATA_INVALID',
+      names: [join(d, 'gta5'), 'data check found 2 problem(s)'],
+      fix: /Fix them and run it again/,
       check: (r) => {
         const report = JSON.parse(r.stdout);
         assert.deepEqual(report.unknownLabelIds, { '34': 10, '250': 3 });
         assert.ok(report.problems.some((p: string) => /label value 250/.test(p)), report.problems.join('\n'));
       },
-    },
+    }),
   },
   {
     name: 'label ids 34 and 250 under eval (scored as ignore)',
@@ -200,7 +204,13 @@ const CASES: BadCase[] = [
       await gta5Case(d, async ({ image }) => rm(image('00002')));
       return ['data', 'check', '--dataset', 'gta5', '--root', join(d, 'gta5'), '--json', '--quiet'];
     },
-    expect: { exit: 0, check: (r) => assert.equal(JSON.parse(r.stdout).labelsWithoutImage.length, 1) },
+    expect: (d) => ({
+      exit: 1,
+      code: 'PROTOSEG_DATA_INVALID',
+      names: [join(d, 'gta5'), 'data check found 1 problem(s)'],
+      fix: /Fix them/,
+      check: (r) => assert.equal(JSON.parse(r.stdout).labelsWithoutImage.length, 1),
+    }),
   },
   {
     name: 'empty split file',
@@ -226,10 +236,10 @@ const CASES: BadCase[] = [
         await writeFile(Buffer.concat([Buffer.from(join(r, 'images') + '/'), name]), encodePng({ width: W, height: H, channels: 3, data: scene.rgb }));
         await writeFile(Buffer.concat([Buffer.from(join(r, 'labels') + '/'), name]), encodePng({ width: W, height: H, channels: 1, data: scene.ids }));
         void preds;
-        // No split list and no --split: every image on disk is evaluated.
+        // No split list, and --split all: every image on disk is evaluated.
         await rm(join(r, 'splits'), { recursive: true });
       });
-      return argv.filter((a, i) => a !== '--split' && argv[i - 1] !== '--split');
+      return argv.map((a, i) => (argv[i - 1] === '--split' ? 'all' : a));
     },
     expect: { exit: 1, code: 'PROTOSEG_DATA_INVALID', names: ['not valid UTF-8'], fix: /Rename the file to UTF-8/ },
   },
@@ -410,6 +420,7 @@ describe('bad-input corpus', { concurrency: 2 }, () => {
         assert.match(line, expect.code ? new RegExp(`^error ${expect.code}: `) : /^error PROTOSEG_[A-Z_]+: /, shown);
         for (const name of expect.names) assert.ok(line.includes(name), `stderr names ${name}:\n${shown}`);
         assert.match(line, expect.fix, `stderr says how to fix it:\n${shown}`);
+        expect.check?.(r);
       } else {
         if (expect.warning) assert.match(r.stderr, expect.warning, shown);
         else assert.doesNotMatch(r.stderr, /error|warning/i, shown);

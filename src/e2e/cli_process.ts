@@ -18,6 +18,8 @@ export interface SpawnOptions {
   cwd?: string;
   /** Default 60 s. */
   timeoutMs?: number;
+  /** Environment of the child (default: this process's). */
+  env?: Record<string, string | undefined>;
 }
 
 export function startCli(args: readonly string[], options: SpawnOptions = {}): RunningCli {

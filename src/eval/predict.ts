@@ -19,6 +19,11 @@ export interface PredictOptions extends NetworkScaleOptions {
   /** Also write the colour PNG (default true). */
   color?: boolean;
   progress?: ProgressLike;
+  /**
+   * Called for an image that fails with a problem the user can fix (unreadable, corrupt): the image is
+   * skipped and the rest are predicted. Without it, the first such failure is thrown.
+   */
+  onFailure?: (imagePath: string, error: ProtosegError) => void;
 }
 
 export interface PredictionImage {
@@ -84,7 +89,15 @@ export async function writePredictions(
   try {
     for (const image of images) {
       const name = image.name ?? predictionName(image.path);
-      const rgb = await readImage(image.path);
+      let rgb;
+      try {
+        rgb = await readImage(image.path);
+      } catch (error) {
+        if (options.onFailure === undefined || !(error instanceof ProtosegError) || !error.isUserError) throw error;
+        options.onFailure(image.path, error);
+        options.progress?.tick(1);
+        continue;
+      }
       const trainIds = predictImage(predictLogits, rgb, options, image.path);
       const size = networkSize(rgb.height, rgb.width, options.scale, options.stride);
       const trainIdsPath = join(outDir, `${name}_trainIds.png`);

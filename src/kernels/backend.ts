@@ -93,10 +93,26 @@ export async function initBackend(choice: BackendChoice = 'auto', options: Backe
     try {
       return await activate(candidate, `auto: ${candidate} loaded`);
     } catch (error) {
-      skipped.push(`${candidate}: ${(error as Error).message.split('\n')[0]}`);
+      const why = unavailableReason(candidate, error);
+      if (why !== undefined) skipped.push(why);
     }
   }
-  return activate('wasm', `auto: ${skipped.join('; ')}`);
+  return activate('wasm', skipped.length > 0 ? skipped.join('; ') : 'auto: no faster backend available');
+}
+
+/**
+ * Why `auto` passed over an optional backend, in a few words; undefined for tfjs-node not being
+ * installed (an optional package most installs do not have: not worth a word).
+ */
+export function unavailableReason(candidate: 'node' | 'native', error: unknown): string | undefined {
+  const e = error as { code?: string; reason?: unknown; message?: string };
+  if (candidate === 'node') return e.code === 'ERR_MODULE_NOT_FOUND' ? undefined : `tfjs-node does not load: ${String(e.message).split('\n')[0]}`;
+  return typeof e.reason === 'string' ? e.reason : `native backend unavailable: ${String(e.message).split('\n')[0]}`;
+}
+
+/** The backend as run logs print it: "native", or "wasm (native addon not built: ...)" after a fallback. */
+export function describeBackend(info: BackendInfo): string {
+  return info.reason === 'requested' || info.reason.startsWith('auto: ') && info.reason.endsWith(' loaded') ? info.name : `${info.name} (${info.reason})`;
 }
 
 /** The backend chosen by initBackend, or undefined before it ran. */

@@ -1,7 +1,8 @@
 /**
  * A small hand-written run directory for the report's tests (and for trying the report without
- * training): config.json, metrics.jsonl, metrics.json and, optionally, a real tiny model in
- * checkpoints/best.ckpt whose config points at a tiny built-in benchmark (32x64, 4 val images).
+ * training): config.json, metrics.jsonl, metrics.json and, optionally, real tiny models in
+ * checkpoints/latest.ckpt (the final model, step 8), best.ckpt (step 4) and, for pcs, baseline.ckpt
+ * (the warm-up, step 4), whose config points at a tiny built-in benchmark (32x64, 4 val images).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ export interface FakeRunOptions {
   method?: 'pcs' | 'source-only';
   /** Write metrics.json (default true). */
   metricsJson?: boolean;
-  /** Write checkpoints/best.ckpt with a tiny model (needs an initialised backend). Default false. */
+  /** Write checkpoints (latest, best, baseline for pcs) with tiny models (needs an initialised backend). Default false. */
   checkpoint?: boolean;
 }
 
@@ -48,7 +49,8 @@ function fakeMetrics(scale: number): Metrics {
     perClassIoU,
     pixelAccuracy: 50 * scale,
     images: 4,
-    confusion: CLASS_NAMES.map(() => CLASS_NAMES.map(() => 0)),
+    // Mostly right, some pixels of each class predicted as the next one; class 18 never occurs.
+    confusion: CLASS_NAMES.map((_, i) => CLASS_NAMES.map((__, j) => (i === 18 ? 0 : i === j ? Math.round(100 * scale) : j === (i + 1) % 19 ? 10 : 0))),
   };
 }
 
@@ -113,14 +115,19 @@ export function writeFakeRun(runDir: string, options: FakeRunOptions = {}): Conf
     writeFileSync(join(runDir, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
   }
   if (options.checkpoint) {
-    const model = createModel({ ...config.model, seed: config.seed });
-    try {
-      const arrays: CheckpointContents['arrays'] = {};
-      for (const [name, entry] of Object.entries(model.stateDict())) arrays[`model.${name}`] = entry;
-      saveCheckpoint(join(runDir, 'checkpoints', 'best.ckpt'), { meta: { format: 'protoseg-run', config, state: { phase: 'done', step: 8, epoch: 2 } }, arrays });
-    } finally {
-      model.dispose();
-    }
+    const save = (file: string, seed: number, state: Record<string, unknown>): void => {
+      const model = createModel({ ...config.model, seed });
+      try {
+        const arrays: CheckpointContents['arrays'] = {};
+        for (const [name, entry] of Object.entries(model.stateDict())) arrays[`model.${name}`] = entry;
+        saveCheckpoint(join(runDir, 'checkpoints', file), { meta: { format: 'protoseg-run', config, state }, arrays });
+      } finally {
+        model.dispose();
+      }
+    };
+    save('latest.ckpt', config.seed, { phase: 'done', step: 8, epoch: 2 });
+    save('best.ckpt', config.seed + 1, { phase: 'adapt', step: 4, epoch: 0 });
+    if (method === 'pcs') save('baseline.ckpt', config.seed + 2, { phase: 'adapt', step: 4, epoch: 0 });
   }
   return config;
 }

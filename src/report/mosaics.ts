@@ -1,7 +1,7 @@
 /**
  * Mask mosaics for the report: for the first few target-val images (by id, so every report of a run
- * shows the same ones) the image, its ground truth and the model's prediction in the Cityscapes
- * palette, plus an error map, each as a PNG data URI.
+ * shows the same ones) the image, its ground truth, the source-only baseline's prediction (when
+ * given) and the model's prediction in the Cityscapes palette, plus an error map, each as a PNG data URI.
  */
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -25,10 +25,14 @@ export interface MosaicRow {
   image: string;
   groundTruth: string | undefined;
   prediction: string;
+  /** The baseline model's prediction, when one was given. */
+  baselinePrediction?: string;
   /** Wrong pixels in red over the dimmed image, ignore pixels black; undefined without a label. */
   errors: string | undefined;
   /** Correct / non-ignore pixels, 0-100, at full resolution; null without a label. */
   pixelAccuracy: number | null;
+  /** The same for the baseline's prediction (when given). */
+  baselinePixelAccuracy?: number | null;
 }
 
 export function pngDataUri(width: number, height: number, rgb: Uint8Array): string {
@@ -115,6 +119,20 @@ export interface MosaicOptions {
   /** Network input scale (config eval.scale). */
   scale?: number;
   progress?: ProgressReporter;
+  /** A second model (the source-only baseline) whose predictions are shown next to `model`'s. */
+  baseline?: SegmentationModel;
+}
+
+/** Correct / non-ignore pixels in %, null when every pixel is ignore. */
+function pixelAccuracyOf(label: Uint8Array, prediction: Uint8Array): number | null {
+  let counted = 0;
+  let correct = 0;
+  for (let i = 0; i < label.length; i++) {
+    if (label[i] === IGNORE_INDEX) continue;
+    counted++;
+    if (label[i] === prediction[i]) correct++;
+  }
+  return counted > 0 ? (100 * correct) / counted : null;
 }
 
 /** Predicts the first `count` samples of `dataset` with `model` (eval mode) and builds the rows. */
@@ -122,28 +140,20 @@ export async function computeMosaics(model: SegmentationModel, dataset: Dataset,
   const count = Math.min(options.count ?? 4, dataset.samples.length);
   const maxWidth = options.maxWidth ?? 384;
   const progress = options.progress ?? noProgress;
-  const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => model.predictLogits(images);
   const rows: MosaicRow[] = [];
+  const predict = (m: SegmentationModel, image: { width: number; height: number; data: Uint8Array }, where: string): Uint8Array =>
+    predictImage((images: tf.Tensor4D): tf.Tensor4D => m.predictLogits(images), image, { scale: options.scale ?? 1, stride: m.outputStride, normalization: m.inputNormalization }, where);
   progress.start('report: mosaics', count);
   try {
     for (const ref of dataset.samples.slice(0, count)) {
       const sample = await dataset.load(ref, { label: dataset.labelled && ref.labelPath !== undefined });
       const { width, height } = sample;
-      const prediction = predictImage(predictLogits, { width, height, data: sample.image }, { scale: options.scale ?? 1, stride: model.outputStride, normalization: model.inputNormalization }, ref.imagePath);
+      const prediction = predict(model, { width, height, data: sample.image }, ref.imagePath);
+      const baseline = options.baseline !== undefined ? predict(options.baseline, { width, height, data: sample.image }, ref.imagePath) : undefined;
       const outWidth = Math.min(width, maxWidth);
       const outHeight = Math.max(1, Math.round((height * outWidth) / width));
       const show = (rgb: Uint8Array): string => pngDataUri(outWidth, outHeight, resizeNearest(rgb, width, height, 3, outWidth, outHeight));
-      let pixelAccuracy: number | null = null;
-      if (sample.label !== undefined) {
-        let counted = 0;
-        let correct = 0;
-        for (let i = 0; i < sample.label.length; i++) {
-          if (sample.label[i] === IGNORE_INDEX) continue;
-          counted++;
-          if (sample.label[i] === prediction[i]) correct++;
-        }
-        pixelAccuracy = counted > 0 ? (100 * correct) / counted : null;
-      }
+      const pixelAccuracy = sample.label !== undefined ? pixelAccuracyOf(sample.label, prediction) : null;
       rows.push({
         id: ref.id,
         width,
@@ -153,6 +163,9 @@ export async function computeMosaics(model: SegmentationModel, dataset: Dataset,
         prediction: show(trainIdsToColor(prediction)),
         errors: sample.label !== undefined ? show(errorMap(sample.image, sample.label, prediction)) : undefined,
         pixelAccuracy,
+        ...(baseline !== undefined
+          ? { baselinePrediction: show(trainIdsToColor(baseline)), baselinePixelAccuracy: sample.label !== undefined ? pixelAccuracyOf(sample.label, baseline) : null }
+          : {}),
       });
       progress.tick();
     }

@@ -13,7 +13,7 @@ import { fakeRunConfig, writeFakeRun } from './fake_run.js';
 import { errorMap, resizeNearest } from './mosaics.js';
 import { buildReportHtml, writeReport } from './report.js';
 import { epochStarts, lossCurves, readRunRecord } from './run_record.js';
-import { barChart, escapeXml, formatTick, lineChart, niceTicks } from './svg_chart.js';
+import { barChart, confusionChart, escapeXml, formatTick, lineChart, niceTicks } from './svg_chart.js';
 
 let root: string;
 before(async () => {
@@ -88,6 +88,28 @@ describe('svg charts', () => {
     assert.equal((d.match(/M/g) ?? []).length, 2, d);
     // Ticks on both axes.
     assert.ok((svg.match(/<g class="axis y-axis"[\s\S]*?<\/g>/)![0].match(/<text/g) ?? []).length >= 4);
+  });
+
+  it('line-chart x axes end at the data: the last point sits at the right edge, no tick beyond it', () => {
+    // Steps 0..430: nice ticks would run to 500 and leave a seventh of the plot empty.
+    const svg = lineChart({ id: 'x', title: 'x', xLabel: 'step', yLabel: 'v', series: [{ name: 's', points: [[0, 1], [200, 2], [430, 3]] }], integerX: true, width: 500 });
+    const xs = [...svg.matchAll(/<circle cx="([\d.]+)"/g)].map((m) => Number(m[1]));
+    const axis = /<g class="axis x-axis"[\s\S]*?<line x1="([\d.]+)" y1="[\d.]+" x2="([\d.]+)"/.exec(svg)!;
+    assert.equal(xs[0], Number(axis[1]), 'first point at the left end of the axis');
+    assert.equal(xs[2], Number(axis[2]), 'last point at the right end of the axis');
+    const ticks = [...svg.match(/<g class="axis x-axis"[\s\S]*?<\/g>/)![0].matchAll(/>(\d+)<\/text>/g)].map((m) => Number(m[1]));
+    assert.ok(ticks.length >= 2 && ticks.every((t) => t >= 0 && t <= 430), ticks.join(' '));
+  });
+
+  it('a confusion chart shades each cell by its share of the row, prints shares >= 1 %, greys empty rows', () => {
+    const svg = confusionChart({ id: 'cm', title: 'cm', classes: ['road', 'sky', 'car'], confusion: [[90, 10, 0], [0, 0, 0], [1, 0, 299]] });
+    assert.equal((svg.match(/<rect class="cell"/g) ?? []).length, 9);
+    assert.match(svg, /road predicted as sky: 10\.0% of its pixels \(10\)/);
+    assert.match(svg, /sky: no ground-truth pixels/);
+    const printed = [...svg.matchAll(/font-size="8" fill="#[0-9a-f]+">(\d+)<\/text>/g)].map((m) => m[1]);
+    assert.deepEqual(printed, ['90', '10', '100'], 'car->road is 0.3 %: shaded, not printed');
+    assert.match(svg, /class="axis-label"[^>]*>prediction</);
+    assert.match(svg, /class="axis-label"[^>]*>ground truth</);
   });
 
   it('a bar chart has one row per category, bars per series, n/a for null and a legend', () => {
@@ -171,6 +193,12 @@ describe('report html', () => {
     assert.match(html, /wasm \(as configured/);
     assert.match(html, /source-only \(warm-up, baseline\)/);
     assert.match(html, /chosen on source-val at step 8/);
+    // The adaptation learning rate, not only the warm-up's.
+    assert.match(html, /<th scope="row">adaptation learning rate<\/th><td>0\.001 \(lr 0\.01 × optimizer\.adaptLrMultiplier 0\.1, poly over the 4 adaptation iterations\)<\/td>/);
+    // Confusion matrices of the final model, target first.
+    assert.ok(ids.includes('chart-confusion-target') && ids.includes('chart-confusion-source'), ids.join(', '));
+    assert.ok(ids.indexOf('chart-confusion-target') < ids.indexOf('chart-confusion-source'));
+    assert.equal((chartMarkup(html, 'chart-confusion-target').match(/<rect class="cell"/g) ?? []).length, 19 * 19);
     assert.match(html, /target val mIoU change from adaptation/);
     assert.match(html, /2026-01-02 03:04:05 UTC/);
     // Mosaics were not requested: a note, no image.
@@ -190,6 +218,8 @@ describe('report html', () => {
     assert.match(html, /a source-only run has no memory bank/);
     assert.match(html, /metrics\.json is missing/);
     assert.match(html, /No final metrics/);
+    assert.match(html, /Left out: metrics\.json has no confusion matrix/);
+    assert.doesNotMatch(html, /adaptation learning rate/, 'no adaptation phase');
   });
 
   it('an empty metrics.jsonl and no config still give a page', () => {
@@ -213,21 +243,27 @@ describe('mosaics', () => {
     assert.deepEqual([...map], [40, 40, 40, 230, 30, 30, 0, 0, 0]);
   });
 
-  it('loads the best checkpoint, predicts the first 4 target-val images and embeds them as PNGs; no tensors leak', async () => {
+  it('loads the final model (latest.ckpt), predicts the first 4 target-val images next to the baseline and embeds them as PNGs; no tensors leak', async () => {
     const dir = join(root, 'with-model');
     writeFakeRun(dir, { checkpoint: true });
     const before = tf.memory().numTensors;
     const html = readFileSync(await writeReport(dir), 'utf8');
     assert.equal(tf.memory().numTensors, before);
     const uris = [...html.matchAll(/<img class="mosaic-img ([a-z-]+)" src="data:image\/png;base64,([^"]+)"/g)];
-    assert.equal(uris.length, 16, 'image, ground truth, prediction and errors for 4 images');
-    assert.deepEqual(uris.slice(0, 4).map((m) => m[1]), ['mosaic-image', 'mosaic-gt', 'mosaic-pred', 'mosaic-errors']);
+    assert.equal(uris.length, 20, 'image, ground truth, baseline prediction, adapted prediction and errors for 4 images');
+    assert.deepEqual(uris.slice(0, 5).map((m) => m[1]), ['mosaic-image', 'mosaic-gt', 'mosaic-baseline', 'mosaic-pred', 'mosaic-errors']);
     for (const [, , b64] of uris) {
       const png = decodePng(Buffer.from(b64!, 'base64'));
       assert.equal(png.width, 64);
       assert.equal(png.height, 32);
     }
-    assert.match(html, /predicted with the best checkpoint \(done, step 8\)/);
+    // The baseline (another seed) predicts something else than the final model.
+    assert.notEqual(uris[2]![2], uris[3]![2]);
+    assert.match(html, /<th>source-only \(baseline\)<\/th><th>adapted \(final\)<\/th>/);
+    assert.match(html, /predicted with the source-only baseline \(checkpoints\/baseline\.ckpt, step 4\) next to the final model, checkpoints\/latest\.ckpt \(done, step 8\)/);
+    // --which best predicts with best.ckpt instead, and says so.
+    const best = readFileSync(await writeReport(dir, { which: 'best', mosaicImages: 1 }), 'utf8');
+    assert.match(best, /next to the best checkpoint \(chosen on source val\), checkpoints\/best\.ckpt \(adapt, step 4\)/);
     // Fixed images: the first 4 target-val ids (GTA5 ids are 1-based; the synthetic target val follows the 2 train images).
     assert.deepEqual([...html.matchAll(/<tbody><tr><th scope="row">([^<]+)<br>|<\/tr><tr><th scope="row">([^<]+)<br>/g)].map((m) => m[1] ?? m[2]), ['00003', '00004', '00005', '00006']);
     assert.match(html, /id="palette"/);
@@ -241,12 +277,14 @@ describe('mosaics', () => {
       const html = readFileSync(await writeReport(dir, { model, modelLabel: 'the final weights', mosaicImages: 2 }), 'utf8');
       assert.equal((html.match(/<img class="mosaic-img/g) ?? []).length, 8);
       assert.match(html, /predicted with the final weights/);
+      assert.match(html, /No baseline predictions: checkpoints\/baseline\.ckpt \(the source-only warm-up model/);
       assert.ok(!model.namedParameters()[0]!.variable.isDisposed, 'caller keeps its model');
     } finally {
       model.dispose();
     }
     const html = readFileSync(await writeReport(dir), 'utf8');
     assert.match(html, /No model to predict with \([^)]*checkpoints\/latest\.ckpt/);
+    assert.doesNotMatch(html, /<th>source-only \(baseline\)<\/th>/);
     assert.equal((html.match(/<img/g) ?? []).length, 0);
   });
 

@@ -1,13 +1,16 @@
 /**
  * RUN_DIR/report.html: one self-contained page (inline SVG charts drawn by svg_chart.ts, images as
  * PNG data URIs, inline CSS, no script, nothing fetched) with the loss curves, learning rate,
- * validation mIoU, per-class IoU, bank statistics, a summary table and mask mosaics of the first
- * target-val images. Anything the run did not log is left out with a note, never an error.
+ * validation mIoU, per-class IoU, confusion matrices, bank statistics, a summary table and mask
+ * mosaics of the first target-val images (the source-only baseline's prediction next to the final
+ * model's). Each section is one function of the run record; anything the run did not log is left
+ * out with a note, never an error.
  */
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { CLASSES, CLASS_NAMES } from '../data/label_maps.js';
-import { initBackend, type BackendChoice } from '../kernels/backend.js';
+import { activeBackend, initBackend, type BackendChoice } from '../kernels/backend.js';
 import type { Metrics } from '../metrics/iou.js';
 import type { SegmentationModel } from '../models/segmentation_model.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
@@ -25,22 +28,26 @@ import {
   warmupEndStep,
   type RunRecord,
 } from './run_record.js';
-import { PALETTE, barChart, escapeXml, lineChart, type LineSeries } from './svg_chart.js';
+import { PALETTE, barChart, confusionChart, escapeXml, lineChart, type LineSeries } from './svg_chart.js';
 
 export interface ReportOptions {
   /**
    * The run's model, already in memory (the trainer passes its own, so nothing is loaded twice).
-   * Not disposed. Without it the best checkpoint (else the latest) is loaded and disposed again.
+   * Not disposed. Without it the checkpoint `which` names is loaded and disposed again.
    */
   model?: SegmentationModel;
+  /** Without `model`: 'latest' (the final model, default) or 'best' (chosen on source val). */
+  which?: 'best' | 'latest';
   /** What `model` is, printed above the mosaics (default "the model passed in by the caller"). */
   modelLabel?: string;
   /** Draw the mask mosaics (default true); false skips model loading and image reads. */
   mosaics?: boolean;
   /** Target-val images in the mosaics (default 4, the first by id). */
   mosaicImages?: number;
-  /** Backend used to load the checkpoint when no model is given (default auto, or the active one). */
+  /** Backend the mosaics run on (default: the active one, else the run's configured backend). */
   backend?: BackendChoice;
+  /** Native intra-op threads (default: the run's config). */
+  threads?: number;
   progress?: ProgressReporter;
   /** Recoverable oddities while reading images (e.g. a label resized to its image). */
   warn?: (message: string) => void;
@@ -48,8 +55,11 @@ export interface ReportOptions {
   now?: Date;
 }
 
-/** The mosaic part of the report: rows and what produced them, or why there are none. */
-export type MosaicSection = { rows: MosaicRow[]; modelLabel: string } | { note: string };
+/**
+ * The mosaic part of the report: rows and what produced them (and the baseline's predictions, or why
+ * there are none), or why there are no mosaics at all.
+ */
+export type MosaicSection = { rows: MosaicRow[]; modelLabel: string; baselineLabel?: string; baselineNote?: string } | { note: string };
 
 const DOMAIN_COLORS = { source: PALETTE[0], target: PALETTE[1] } as const;
 const BASELINE_COLOR = '#9a9a9a';
@@ -100,13 +110,14 @@ function summarySection(record: RunRecord): string {
       'schedule',
       `${config.train.steps} ${adaptive ? 'warm-up' : 'training'} steps${adaptive ? ` + ${config.train.epochs} epochs × ${config.train.stepsPerEpoch} iterations` : ''}; ${config.optimizer.name}, lr ${config.optimizer.lr} (${config.optimizer.schedule}), batch ${config.data.batchSize}, seed ${config.seed}`,
     ]);
+    if (adaptive) rows.push(['adaptation learning rate', adaptationLearningRate(config)]);
   }
   const lastStep = lines.length > 0 ? Math.max(...lines.map((l) => l.step)) : undefined;
   rows.push(['steps logged', lastStep !== undefined ? `${lastStep} (last line: ${lines[lines.length - 1]!.phase})` : 'none']);
   const sps = medianSecondsPerStep(lines);
   if (sps !== undefined) rows.push(['seconds per step (median)', sps.toFixed(2)]);
   const m = record.metrics;
-  if (m?.selection) rows.push(['best checkpoint', `chosen on ${m.selection.split} at step ${m.selection.step} (mIoU ${fmt(m.selection.mIoU)}); the final table shows the last model`]);
+  if (m?.selection) rows.push(['best checkpoint', `chosen on ${m.selection.split} at step ${m.selection.step} (mIoU ${fmt(m.selection.mIoU)}); the final table shows the last model, as eval, predict and report do unless --which best`]);
   else if (m && m.selection === null) rows.push(['best checkpoint', 'no selection (train.selection = none)']);
   const table = `<table class="summary"><tbody>${rows.map(([k, v]) => `<tr><th scope="row">${escapeXml(k)}</th><td>${escapeXml(v)}</td></tr>`).join('')}</tbody></table>`;
 
@@ -127,6 +138,13 @@ function summarySection(record: RunRecord): string {
     results = noteBlock('No final metrics (metrics.json missing or empty).');
   }
   return `<section id="summary"><h2>Summary</h2>${table}<h3>Final evaluation (mIoU and pixel accuracy in %)</h3>${results}</section>`;
+}
+
+/** "0.001 (lr 0.01 × optimizer.adaptLrMultiplier 0.1, poly over the adaptation iterations)". */
+export function adaptationLearningRate(config: Config): string {
+  const o = config.optimizer;
+  const lr = Number((o.lr * o.adaptLrMultiplier).toPrecision(6));
+  return `${lr} (lr ${o.lr} × optimizer.adaptLrMultiplier ${o.adaptLrMultiplier}, ${o.schedule} over the ${config.train.epochs * config.train.stepsPerEpoch} adaptation iterations)`;
 }
 
 function miouSection(record: RunRecord): string {
@@ -174,6 +192,25 @@ function perClassSection(record: RunRecord): string {
     );
   }
   return `<section id="per-class"><h2>Per-class IoU</h2><div class="figures">${figures.join('')}</div></section>`;
+}
+
+/** Row-normalised confusion matrices of the final model (rows ground truth, columns prediction). */
+function confusionSection(record: RunRecord): string {
+  const title = '<h2>Confusion matrices</h2>';
+  const m = record.metrics;
+  const figures: string[] = [];
+  for (const domain of ['target', 'source'] as const) {
+    const confusion = m?.[domain]?.confusion;
+    if (!Array.isArray(confusion) || confusion.length !== CLASS_NAMES.length) continue;
+    figures.push(
+      figure(
+        confusionChart({ id: `chart-confusion-${domain}`, title: `Confusion matrix, ${domain} val (final model)`, classes: CLASS_NAMES, confusion }),
+        `${domain} val: each row is a ground-truth class, each column the predicted class; a cell shows the share of that row's pixels (%), the diagonal is the per-class recall. Ignore pixels are left out.`,
+      ),
+    );
+  }
+  if (figures.length === 0) return `<section id="confusion">${title}${noteBlock('Left out: metrics.json has no confusion matrix.')}</section>`;
+  return `<section id="confusion">${title}<div class="figures">${figures.join('')}</div></section>`;
 }
 
 function lossSection(record: RunRecord): string {
@@ -288,23 +325,31 @@ function mosaicSection(section: MosaicSection | undefined): string {
   if (section === undefined) return `<section id="mosaics">${title}${noteBlock('Mosaics were not requested for this report.')}</section>`;
   if ('note' in section) return `<section id="mosaics">${title}${noteBlock(section.note)}</section>`;
   if (section.rows.length === 0) return `<section id="mosaics">${title}${noteBlock('The target val split has no images.')}</section>`;
+  const withBaseline = section.rows.some((r) => r.baselinePrediction !== undefined);
   const cell = (uri: string | undefined, alt: string, cls: string): string =>
     uri !== undefined ? `<td><img class="mosaic-img ${cls}" src="${uri}" alt="${escapeXml(alt)}"></td>` : `<td class="missing">no label</td>`;
+  const accuracy = (value: number | null | undefined, what: string): string => (value !== null && value !== undefined ? `, ${what} ${value.toFixed(1)}%` : '');
   const rows = section.rows
     .map(
       (r) =>
-        `<tr><th scope="row">${escapeXml(r.id)}<br><span class="dim">${r.width}×${r.height}${r.pixelAccuracy !== null ? `, pixel acc. ${r.pixelAccuracy.toFixed(1)}%` : ''}</span></th>` +
+        `<tr><th scope="row">${escapeXml(r.id)}<br><span class="dim">${r.width}×${r.height}${accuracy(r.baselinePixelAccuracy, 'baseline pixel acc.')}${accuracy(r.pixelAccuracy, withBaseline ? 'adapted' : 'pixel acc.')}</span></th>` +
         cell(r.image, `${r.id}: image`, 'mosaic-image') +
         cell(r.groundTruth, `${r.id}: ground truth`, 'mosaic-gt') +
+        (withBaseline ? cell(r.baselinePrediction, `${r.id}: source-only baseline prediction`, 'mosaic-baseline') : '') +
         cell(r.prediction, `${r.id}: prediction`, 'mosaic-pred') +
         cell(r.errors, `${r.id}: errors`, 'mosaic-errors') +
         '</tr>',
     )
     .join('');
+  const predicted = withBaseline
+    ? `the source-only baseline (${escapeXml(section.baselineLabel ?? 'the warm-up model')}) next to ${escapeXml(section.modelLabel)}`
+    : escapeXml(section.modelLabel);
+  const baselineNote = !withBaseline && section.baselineNote !== undefined ? noteBlock(section.baselineNote) : '';
+  const head = `<th>image id</th><th>image</th><th>ground truth</th>${withBaseline ? '<th>source-only (baseline)</th><th>adapted (final)</th>' : '<th>prediction</th>'}<th>errors${withBaseline ? ' (adapted)' : ''}</th>`;
   return (
-    `<section id="mosaics">${title}<p>The first ${section.rows.length} target val images by id, predicted with ${escapeXml(section.modelLabel)}. ` +
-    `Errors: red where the prediction differs from the ground truth, black where the ground truth is ignore.</p>${paletteLegend()}` +
-    `<table class="mosaic"><thead><tr><th>image id</th><th>image</th><th>ground truth</th><th>prediction</th><th>errors</th></tr></thead><tbody>${rows}</tbody></table></section>`
+    `<section id="mosaics">${title}<p>The first ${section.rows.length} target val images by id, predicted with ${predicted}. ` +
+    `Errors: red where the prediction differs from the ground truth, black where the ground truth is ignore.</p>${baselineNote}${paletteLegend()}` +
+    `<table class="mosaic"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table></section>`
   );
 }
 
@@ -351,6 +396,7 @@ export function buildReportHtml(record: RunRecord, mosaics: MosaicSection | unde
     summarySection(record),
     miouSection(record),
     perClassSection(record),
+    confusionSection(record),
     lossSection(record),
     learningRateSection(record),
     bankSection(record),
@@ -360,22 +406,43 @@ export function buildReportHtml(record: RunRecord, mosaics: MosaicSection | unde
   ].join('\n');
 }
 
+/** The run's source-only warm-up model (checkpoints/baseline.ckpt), or why there is none. */
+function loadBaseline(record: RunRecord): { model: SegmentationModel; label: string } | { note: string } {
+  const path = join(record.runDir, 'checkpoints', 'baseline.ckpt');
+  const method = record.config?.method;
+  if (method !== undefined && method !== 'pcs' && method !== 'max-squares') return { note: `a ${method} run has no separate source-only baseline.` };
+  if (!existsSync(path)) return { note: 'No baseline predictions: checkpoints/baseline.ckpt (the source-only warm-up model, written by protoseg train since this version) is missing.' };
+  try {
+    const loaded = loadModel({ checkpoint: path });
+    return { model: loaded.model, label: `checkpoints/baseline.ckpt, step ${loaded.state.step ?? '?'}` };
+  } catch (error) {
+    return { note: `No baseline predictions: ${(error as Error).message.split('\n')[0]}` };
+  }
+}
+
 async function mosaicsFor(record: RunRecord, options: ReportOptions): Promise<MosaicSection> {
   const progress = options.progress ?? noProgress;
   let model = options.model;
   let modelLabel = options.modelLabel ?? 'the model passed in by the caller';
   let config = record.config;
-  let owned = false;
+  const owned: SegmentationModel[] = [];
   try {
+    if (model === undefined || activeBackend() === undefined) {
+      try {
+        await initBackend(options.backend ?? activeBackend()?.name ?? config?.backend ?? 'auto', { threads: options.threads ?? config?.threads ?? 0 });
+      } catch (error) {
+        return { note: `No backend to predict with (${(error as Error).message.split('\n')[0]}); mosaics left out.` };
+      }
+    }
     if (model === undefined) {
       try {
-        await initBackend(options.backend ?? 'auto');
-        const loaded = loadModel({ runDir: record.runDir });
+        const loaded = loadModel({ runDir: record.runDir, which: options.which ?? 'latest' });
         model = loaded.model;
-        owned = true;
+        owned.push(model);
         config ??= loaded.config;
         const which = basename(loaded.checkpointPath, '.ckpt');
-        modelLabel = `the ${which} checkpoint (${[loaded.state.phase, loaded.state.step !== undefined ? `step ${loaded.state.step}` : undefined].filter(Boolean).join(', ')})`;
+        const what = which === 'best' ? 'the best checkpoint (chosen on source val)' : loaded.state.phase === 'done' ? 'the final model' : 'the latest checkpoint (the run has not finished)';
+        modelLabel = `${what}, checkpoints/${which}.ckpt (${[loaded.state.phase, loaded.state.step !== undefined ? `step ${loaded.state.step}` : undefined].filter(Boolean).join(', ')})`;
       } catch (error) {
         return { note: `No model to predict with (${(error as Error).message.split('\n')[0]}); mosaics left out.` };
       }
@@ -383,14 +450,16 @@ async function mosaicsFor(record: RunRecord, options: ReportOptions): Promise<Mo
     if (config === undefined) return { note: 'config.json is missing or invalid, so the target val split is unknown; mosaics left out.' };
     const dataset = await openTargetVal(config, options.warn, progress);
     if ('note' in dataset) return dataset;
+    const baseline = loadBaseline(record);
+    if ('model' in baseline) owned.push(baseline.model);
     try {
-      const rows = await computeMosaics(model, dataset, { count: options.mosaicImages ?? 4, scale: config.eval.scale, progress });
-      return { rows, modelLabel };
+      const rows = await computeMosaics(model, dataset, { count: options.mosaicImages ?? 4, scale: config.eval.scale, progress, ...('model' in baseline ? { baseline: baseline.model } : {}) });
+      return { rows, modelLabel, ...('model' in baseline ? { baselineLabel: baseline.label } : { baselineNote: baseline.note }) };
     } catch (error) {
       return { note: `Predicting the target val images failed (${(error as Error).message.split('\n')[0]}); mosaics left out.` };
     }
   } finally {
-    if (owned) model?.dispose();
+    for (const m of owned) m.dispose();
   }
 }
 

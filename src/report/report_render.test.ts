@@ -68,9 +68,9 @@ describe('report in headless Chromium', { skip: SKIP_BROWSER_TESTS ? 'PROTOSEG_S
       await page.goto(url, { waitUntil: 'load' });
       const facts = (await page.evaluate(COLLECT)) as PageFacts;
 
-      assert.deepEqual(facts.sections, ['summary', 'miou', 'per-class', 'losses', 'learning-rate', 'bank', 'mosaics']);
+      assert.deepEqual(facts.sections, ['summary', 'miou', 'per-class', 'confusion', 'losses', 'learning-rate', 'bank', 'mosaics']);
       const ids = facts.charts.map((c) => c.id);
-      for (const id of ['chart-miou', 'chart-iou-source', 'chart-iou-target', 'chart-loss-total', 'chart-loss-protoNce', 'chart-lr', 'chart-instances-source', 'chart-instances-target', 'chart-purity']) {
+      for (const id of ['chart-miou', 'chart-iou-source', 'chart-iou-target', 'chart-confusion-target', 'chart-confusion-source', 'chart-loss-total', 'chart-loss-protoNce', 'chart-lr', 'chart-instances-source', 'chart-instances-target', 'chart-purity']) {
         assert.ok(ids.includes(id), `chart ${id} not in the page (${ids.join(', ')})`);
       }
       for (const chart of facts.charts) {
@@ -78,7 +78,8 @@ describe('report in headless Chromium', { skip: SKIP_BROWSER_TESTS ? 'PROTOSEG_S
         assert.ok(chart.legendItems >= 1, `${chart.id} shows a legend`);
         assert.deepEqual(chart.overlaps, [], `${chart.id}: overlapping labels`);
       }
-      assert.equal(facts.images.length, 16);
+      // image, ground truth, baseline, final prediction and errors for 4 target val images.
+      assert.equal(facts.images.length, 20);
       for (const image of facts.images) {
         assert.ok(image.complete && image.naturalWidth === 64 && image.width > 0, `${image.cls} loaded (${JSON.stringify(image)})`);
       }

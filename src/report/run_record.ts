@@ -24,7 +24,7 @@ export interface FinalMetrics {
   source?: Metrics;
   target?: Metrics;
   baseline?: { source?: Metrics; target?: Metrics };
-  selection?: { split: string; step: number; mIoU: number } | null;
+  selection?: { split: string; step: number; mIoU: number; checkpoint?: string; note?: string } | null;
 }
 
 export interface RunRecord {

@@ -137,11 +137,22 @@ interface Scale {
   step: number;
 }
 
-function linearScale(min: number, max: number, from: number, to: number, count: number, integer = false): Scale {
+/**
+ * A linear scale over [min, max] with nice ticks. By default the range widens to the outer ticks;
+ * `tight` keeps it at the data (ticks outside are dropped), so an x axis ends at the last point.
+ */
+function linearScale(min: number, max: number, from: number, to: number, count: number, integer = false, tight = false): Scale {
   let ticks = niceTicks(min, max, count);
   if (integer) {
     ticks = ticks.filter((t) => Number.isInteger(t));
     if (ticks.length < 2) ticks = [Math.floor(min), Math.ceil(max) === Math.floor(min) ? Math.floor(min) + 1 : Math.ceil(max)];
+  }
+  if (tight && max > min) {
+    const step = ticks.length > 1 ? ticks[1]! - ticks[0]! : 1;
+    const inside = ticks.filter((t) => t >= min - 1e-9 * step && t <= max + 1e-9 * step);
+    ticks = inside.length >= 2 ? inside : [min, max];
+    const span = max - min;
+    return { ticks, lo: min, hi: max, step, map: (v: number) => from + ((v - min) / span) * (to - from) };
   }
   const lo = Math.min(ticks[0] ?? min, min);
   const hi = Math.max(ticks[ticks.length - 1] ?? max, max);
@@ -196,7 +207,8 @@ export function lineChart(options: LineChartOptions): string {
   );
   const plotTop = top + leg.height + 8;
   const plotBottom = height - 44;
-  const xScale = linearScale(xMin, xMax, left, width - right, Math.max(3, Math.floor((width - left - right) / 70)), options.integerX);
+  // The x axis spans exactly the data (steps or epochs logged), not up to the next round tick.
+  const xScale = linearScale(xMin, xMax, left, width - right, Math.max(3, Math.floor((width - left - right) / 70)), options.integerX, true);
   const yScale = linearScale(yMin, yMax, plotBottom, plotTop, yCount);
   const out: string[] = [];
   out.push(
@@ -349,5 +361,77 @@ export function barChart(options: BarChartOptions): string {
   });
   out.push(`<g class="axis y-axis"><line x1="${left}" y1="${plotTop}" x2="${left}" y2="${plotBottom}" stroke="#444"/><text class="axis-label" transform="translate(14 ${(plotTop + plotBottom) / 2}) rotate(-90)" text-anchor="middle" font-size="12" fill="#333">${escapeXml(options.categoryLabel)}</text></g>`);
   out.push(rows.join(''), leg.svg, '</svg>');
+  return out.join('');
+}
+
+export interface ConfusionChartOptions {
+  id: string;
+  title: string;
+  /** Class names, in the order of the matrix rows and columns. */
+  classes: readonly string[];
+  /** counts[groundTruth][prediction] (pixels). */
+  confusion: readonly (readonly number[])[];
+  /** Side of one cell in px (default 22). */
+  cell?: number;
+}
+
+/**
+ * A confusion-matrix heat map: `<svg id=... class="chart confusion-chart">`, one `rect.cell` per
+ * (ground truth, prediction) pair shaded by the share of its row's pixels, the share printed in
+ * cells of at least 1 %, class names down the left (ground truth, `g.axis.y-axis`) and, written
+ * vertically, across the top (prediction, `g.axis.x-axis`), and a legend of the two shadings.
+ * A row without ground-truth pixels is drawn grey.
+ */
+export function confusionChart(options: ConfusionChartOptions): string {
+  const n = options.classes.length;
+  const cell = options.cell ?? 22;
+  const labelWidth = Math.ceil(Math.max(...options.classes.map((c) => textWidth(c, 10)), 30));
+  const left = labelWidth + 34;
+  const width = left + n * cell + 14;
+  const leg = legend(
+    [
+      { name: 'correct (share of the class)', color: 'rgb(42,157,60)', kind: 'box' },
+      { name: 'predicted as another class', color: 'rgb(31,111,180)', kind: 'box' },
+    ],
+    left,
+    36,
+    width - left - 14,
+  );
+  const axisLabelY = 36 + leg.height + 4;
+  const top = axisLabelY + 8 + labelWidth + 4; // the vertical column labels end 4 px above the grid
+  const height = top + n * cell + 14;
+  const columns = options.classes.map((name, j) => {
+    const x = (left + j * cell + cell / 2 + 3.5).toFixed(1);
+    const y = (top - 4).toFixed(1);
+    return `<text x="${x}" y="${y}" transform="rotate(-90 ${x} ${y})" font-size="10">${escapeXml(name)}</text>`;
+  });
+  const rows = options.classes.map((name, i) => `<text x="${left - 6}" y="${(top + i * cell + cell / 2).toFixed(1)}" dy="0.35em" text-anchor="end" font-size="10">${escapeXml(name)}</text>`);
+  const out: string[] = [
+    `<svg id="${escapeXml(options.id)}" class="chart confusion-chart" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeXml(options.title)}">`,
+    `<title>${escapeXml(options.title)}</title>`,
+    chartTitle(options.title),
+    `<g class="axis x-axis" fill="#333">${columns.join('')}<text class="axis-label" x="${left + (n * cell) / 2}" y="${axisLabelY}" text-anchor="middle" font-size="12">prediction</text></g>`,
+    `<g class="axis y-axis" fill="#333">${rows.join('')}<text class="axis-label" transform="translate(14 ${top + (n * cell) / 2}) rotate(-90)" text-anchor="middle" font-size="12">ground truth</text></g>`,
+  ];
+  for (let i = 0; i < n; i++) {
+    const row = options.confusion[i] ?? [];
+    const total = row.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+    const y = top + i * cell;
+    for (let j = 0; j < n; j++) {
+      const x = left + j * cell;
+      const count = row[j] ?? 0;
+      const share = total > 0 ? count / total : 0;
+      // White -> dark blue with the share; the diagonal (correct pixels) in green.
+      const [r, g, b] = i === j ? [42, 157, 60] : [31, 111, 180];
+      const mix = (c: number): number => Math.round(255 - (255 - c) * Math.sqrt(share));
+      const fill = total > 0 ? `rgb(${mix(r)},${mix(g)},${mix(b)})` : '#eeeeee';
+      const tip = total > 0 ? `${options.classes[i]} predicted as ${options.classes[j]}: ${(100 * share).toFixed(1)}% of its pixels (${count})` : `${options.classes[i]}: no ground-truth pixels`;
+      out.push(`<rect class="cell" x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${fill}" stroke="#fff" stroke-width="1"><title>${escapeXml(tip)}</title></rect>`);
+      if (total > 0 && share >= 0.01) {
+        out.push(`<text x="${x + cell / 2}" y="${(y + cell / 2).toFixed(1)}" dy="0.35em" text-anchor="middle" font-size="8" fill="${share > 0.45 ? '#fff' : '#222'}">${Math.round(100 * share)}</text>`);
+      }
+    }
+  }
+  out.push(leg.svg, '</svg>');
   return out.join('');
 }

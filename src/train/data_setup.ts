@@ -70,6 +70,18 @@ async function openDomain(config: Config, domain: 'source' | 'target', progress:
   return { train, val };
 }
 
+/**
+ * Opens every dataset split a run reads and checks the few-shot list file, writing nothing into the
+ * run directory (the built-in benchmark is generated into its cache if needed), so that a missing root,
+ * split or list fails before a run directory is created. Warnings are left to prepareData.
+ */
+export async function checkRunData(config: Config, progress: ProgressReporter = noProgress): Promise<void> {
+  const quiet: WarnFn = () => {};
+  await openDomain(config, 'source', progress, quiet);
+  await openDomain(config, 'target', progress, quiet);
+  if (config.data.fewShot.listFile !== undefined) await readSplitFile(config.data.fewShot.listFile);
+}
+
 export interface PrepareDataOptions {
   /** Run directory: the drawn few-shot list is written there. */
   runDir: string;

@@ -1,6 +1,6 @@
 /**
- * Loading a trained model for evaluation, prediction and reports: from a run directory (its best
- * checkpoint when there is one, else the latest) or from a checkpoint file. The config stored in the
+ * Loading a trained model for evaluation, prediction and reports: from a run directory (its final
+ * model, checkpoints/latest.ckpt, unless the best one is asked for) or from a checkpoint file. The config stored in the
  * checkpoint rebuilds the exact model.
  */
 import { existsSync } from 'node:fs';
@@ -19,8 +19,11 @@ export interface LoadedRunModel {
   state: { phase?: string; step?: number; epoch?: number };
 }
 
-/** The checkpoint a run directory is evaluated with: `which` = 'best' (default, falls back to latest) or 'latest'. */
-export function runCheckpointPath(runDir: string, which: 'best' | 'latest' = 'best'): string {
+/**
+ * The checkpoint a run directory is evaluated with: `which` = 'latest' (default: the final model of a
+ * finished run) or 'best' (chosen on source val; falls back to latest when the run has none).
+ */
+export function runCheckpointPath(runDir: string, which: 'best' | 'latest' = 'latest'): string {
   const best = join(runDir, 'checkpoints', 'best.ckpt');
   const latest = join(runDir, 'checkpoints', 'latest.ckpt');
   if (which === 'best' && existsSync(best)) return best;

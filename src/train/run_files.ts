@@ -17,9 +17,9 @@ export interface MetricsLine {
 export class RunFiles {
   readonly dir: string;
   private lineCount: number | undefined;
+  /** Creates nothing: the folder appears with the first file written, so a run that fails its checks leaves no trace. */
   constructor(dir: string) {
     this.dir = dir;
-    mkdirSync(join(dir, 'checkpoints'), { recursive: true });
   }
   get configPath(): string {
     return join(this.dir, 'config.json');
@@ -36,6 +36,10 @@ export class RunFiles {
   get bestCheckpoint(): string {
     return join(this.dir, 'checkpoints', 'best.ckpt');
   }
+  /** The source-only warm-up model of an adaptive run (the report's baseline predictions). */
+  get baselineCheckpoint(): string {
+    return join(this.dir, 'checkpoints', 'baseline.ckpt');
+  }
   get reportPath(): string {
     return join(this.dir, 'report.html');
   }
@@ -45,6 +49,7 @@ export class RunFiles {
   }
 
   appendMetrics(line: MetricsLine): void {
+    if (!existsSync(this.dir)) mkdirSync(this.dir, { recursive: true });
     appendFileSync(this.metricsLogPath, `${JSON.stringify(line)}\n`);
     if (this.lineCount !== undefined) this.lineCount += 1;
   }

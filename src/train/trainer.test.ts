@@ -10,6 +10,9 @@ import { Optimizer } from './optimizer.js';
 import { baselineKey, busyCoresHint, supervisedTerms } from './trainer.js';
 import { NumericalFault, recoverFromFault, trainStep } from './train_step.js';
 import { ProtosegError } from '../errors.js';
+import { join } from 'node:path';
+import { Gta5Dataset } from '../data/gta5.js';
+import { blockScene, buildGta5Tree, makeTempDir, removeTempDir, writePaletteLabelFile } from '../test_utils/fixtures.js';
 
 const H = 32;
 const W = 64;
@@ -147,11 +150,27 @@ describe('baselineKey', () => {
     assert.notEqual(baselineKey(validateConfig({ seed: 1 }), 'native'), key);
     assert.equal(baselineKey(validateConfig({ optimizer: { adaptLrMultiplier: 0.5 } }), 'native'), key, 'adaptation-only settings reuse the baseline');
   });
+
+  it('changes with the content of the datasets, not only their paths (a folder regenerated in place)', async () => {
+    const dir = await makeTempDir('protoseg-baseline-key-');
+    try {
+      const root = join(dir, 'gta5');
+      await buildGta5Tree(root, 2);
+      const config = validateConfig({});
+      const open = () => Gta5Dataset.open({ root });
+      const key = baselineKey(config, 'wasm', [await open()]);
+      assert.equal(baselineKey(config, 'wasm', [await open()]), key);
+      await writePaletteLabelFile(join(root, 'labels', '00001.png'), 16, 8, blockScene(16, 8, 4, 9).ids);
+      assert.notEqual(baselineKey(config, 'wasm', [await open()]), key, 'same paths, new content: a new key');
+    } finally {
+      await removeTempDir(dir);
+    }
+  });
 });
 
 describe('busyCoresHint', () => {
   it('hints only for multi-threaded native runs on a busy machine', () => {
-    assert.match(busyCoresHint('native', 2, 1.5, 2) ?? '', /load average 1\.5 on 2 cores: .*2-thread native steps .*threads=1.*OMP_WAIT_POLICY=PASSIVE/);
+    assert.match(busyCoresHint('native', 2, 1.5, 2) ?? '', /load average 1\.5 on 2 cores: 2-thread native steps .*OMP_WAIT_POLICY=PASSIVE \(the CLI's default\).*threads=1/);
     assert.equal(busyCoresHint('native', 2, 0.4, 2), undefined);
     assert.equal(busyCoresHint('native', 1, 3, 2), undefined);
     assert.equal(busyCoresHint('wasm', 2, 3, 2), undefined);

@@ -16,6 +16,7 @@ import { supervisedTerms } from '../adaptation/methods/supervised_terms.js';
 import type { Config } from '../config/schema.js';
 import { validateConfig } from '../config/load.js';
 import { BatchLoader, type Batch } from '../data/batch_loader.js';
+import { datasetFingerprint } from '../data/dataset_fingerprint.js';
 import type { Dataset } from '../data/dataset.js';
 import { Rng, hashSeed } from '../data/rng.js';
 import { photometricAugment } from '../data/transforms/photometric.js';
@@ -65,8 +66,8 @@ export interface RunMetrics {
   target: Metrics;
   /** The source-only model the adaptation started from. */
   baseline?: { source: Metrics; target: Metrics };
-  /** Which split chose the "best" checkpoint, and its step. */
-  selection?: { split: string; step: number; mIoU: number } | null;
+  /** Which split chose the "best" checkpoint, its step, and that eval/predict/report use the final model. */
+  selection?: { split: string; step: number; mIoU: number; checkpoint: string; note: string } | null;
   diagnostics?: FinalDiagnostics;
 }
 
@@ -117,8 +118,8 @@ function trainableParams(model: SegmentationModel): TrainableParam[] {
 export function busyCoresHint(backend: BackendName, threads: number, loadAverage: number, cores: number): string | undefined {
   if (backend !== 'native' || threads < 2 || loadAverage < cores / 2) return undefined;
   return (
-    `load average ${loadAverage.toFixed(1)} on ${cores} cores: if other processes keep the cores busy, ` +
-    `${threads}-thread native steps can run several times slower; use --set threads=1, or set OMP_WAIT_POLICY=PASSIVE.`
+    `load average ${loadAverage.toFixed(1)} on ${cores} cores: ${threads}-thread native steps slow down while other processes keep the cores busy, ` +
+    `several-fold if OpenMP threads spin-wait; keep OMP_WAIT_POLICY=PASSIVE (the CLI's default), and use --set threads=1 when several runs share the cores.`
   );
 }
 
@@ -127,13 +128,13 @@ export function busyCoresHint(backend: BackendName, threads: number, loadAverage
  * and, on native, the thread count (both change float summation order, so a baseline trained on one
  * would make another backend's run differ from the same run in a fresh checkout).
  */
-export function baselineKey(config: Config, backend: BackendName): string {
+export function baselineKey(config: Config, backend: BackendName, datasets: readonly Dataset[] = []): string {
   const { data, model, optimizer, train, seed, pcs } = config;
   // The warm-up's supervised terms read the cell purity and the two CE losses' settings too.
   const warmupLosses = { purity: pcs.purity, pixelCrossEntropy: pcs.losses.pixelCrossEntropy, cosineCrossEntropy: pcs.losses.cosineCrossEntropy };
   const runtime = { backend, threads: backend === 'native' ? config.threads || availableParallelism() : undefined };
   const augment = train.warmupAugment ? config.adapt.augment : false;
-  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, augment, runtime, v: 2 };
+  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, augment, runtime, content: datasetFingerprint(datasets), v: 3 };
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
 }
 
@@ -306,7 +307,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   };
 
   const cacheDir = resolve(options.cacheDir ?? join('.cache', 'protoseg', 'baselines'));
-  const baselinePath = join(cacheDir, `${baselineKey(config, backend.name)}.ckpt`);
+  const baselinePath = join(cacheDir, `${baselineKey(config, backend.name, [data.labelledSource, data.source.val, data.target.val])}.ckpt`);
   // The source-only warm-up is the same training for every method that starts from it: cache it.
   const sharesBaseline = spec.warmup === 'labelled-source' && config.train.reuseBaseline;
   if (resumeFrom) {
@@ -459,6 +460,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     // ---- Adaptation: the method's init, then epochs of its epoch start and iterations. ----
     if (state.phase === 'adapt' && method !== undefined) {
       if (!state.methodReady) {
+        // The warm-up model (trained or reused; weights only), kept for the report's baseline-vs-adapted mosaics.
+        saveCheckpoint(files.baselineCheckpoint, { meta: { format: 'protoseg-run', state, config }, arrays: Object.fromEntries(Object.entries(model.stateDict()).map(([name, entry]) => [`model.${name}`, entry])) });
         await method.init(ctx);
         state.methodReady = true;
         files.appendMetrics({ step: state.step, phase: 'method-init', ...diagnostics.takeRecord() });
@@ -533,7 +536,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       source: final.source.metrics,
       target: final.target.metrics,
       ...(state.baseline ? { baseline: state.baseline } : {}),
-      selection: state.best ? { split: config.train.selection, step: state.best.step, mIoU: state.best.mIoU } : null,
+      selection: state.best ? { split: config.train.selection, step: state.best.step, mIoU: state.best.mIoU, checkpoint: 'checkpoints/best.ckpt', note: 'source and target above are the final model (checkpoints/latest.ckpt), which eval, predict and report use unless --which best' } : null,
       diagnostics: {
         cellHead: { source: final.source.cellHead?.mIoU ?? null, target: final.target.cellHead?.mIoU ?? null },
         ...(record['eval/tgt/lookPartnerShare'] ? { lookPartnerShare: record['eval/tgt/lookPartnerShare'] as Record<string, number | null> } : {}),

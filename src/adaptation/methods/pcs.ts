@@ -21,7 +21,7 @@
  * clustering gives the rectification prototypes.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { AdaptLossName, Config } from '../../config/schema.js';
+import { lossTermActive, type AdaptLossName, type Config } from '../../config/schema.js';
 import type { Batch } from '../../data/batch_loader.js';
 import { CLASS_NAMES, IGNORE_INDEX } from '../../data/label_maps.js';
 import { Rng, hashSeed } from '../../data/rng.js';
@@ -54,8 +54,7 @@ export const REGION_STRIDE = 4;
 
 /** Whether an adapt.losses term is active in an epoch. */
 export function adaptLossActive(adapt: AdaptConfig, name: AdaptLossName, epoch: number): boolean {
-  const loss = adapt.losses[name];
-  return loss.enabled && loss.weight > 0 && epoch >= loss.fromEpoch && epoch < loss.untilEpoch;
+  return lossTermActive(adapt.losses[name], epoch);
 }
 
 /** Rectification prototypes: one unit row per class, and which classes have one. */

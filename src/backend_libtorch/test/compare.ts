@@ -2,12 +2,24 @@
  * Test support for the libtorch backend: seeded inputs, running one computation on 'native' and on
  * the reference 'cpu' backend, and the skip reason when the addon is not built. Test code only.
  */
+import { it as nodeIt } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../kernels/backend.js';
 import { isAddonAvailable, registerLibtorchBackend } from '../index.js';
 
-/** false when the addon loads, else the message node:test prints for skipped tests. */
-export const SKIP: string | false = isAddonAvailable() ? false : 'libtorch addon not built (apt-get install libtorch-dev; node scripts/build_native.mjs)';
+/**
+ * false when the addon loads, else the message node:test prints for skipped tests.
+ * PROTOSEG_TEST_NO_ADDON=1 acts as if it were not built (to test how skips are counted).
+ */
+export const SKIP: string | false =
+  isAddonAvailable() && process.env['PROTOSEG_TEST_NO_ADDON'] !== '1' ? false : 'libtorch addon not built (scripts/setup.sh installs libtorch-dev; then node scripts/build_native.mjs)';
+
+/**
+ * node:test's `it` for tests that need the addon: without it, each test is registered as skipped with
+ * SKIP's reason (a skipped describe would hide how many tests it holds), so the run's summary counts
+ * every one of them.
+ */
+export const it: typeof nodeIt = (SKIP === false ? nodeIt : (name?: string) => nodeIt(name, { skip: SKIP })) as typeof nodeIt;
 
 /** Registers cpu (with protoseg's gradients/kernels) and native; leaves native active. */
 export async function setupBackends(): Promise<void> {

@@ -8,7 +8,9 @@ export const dataCheckCommand: CommandSpec = {
   name: 'data check',
   summary:
     'Integrity report of a dataset folder: pairs found, images without label, labels without image, size mismatches, ' +
-    'unreadable files, unknown label ids and per-class pixel counts. Problems are reported (exit 0); a missing root exits 1.',
+    'unreadable files, unknown label ids and per-class pixel counts (as the loaders deliver them: a label of another size is\n' +
+    'counted after its resize to the image). Exit 0: no problem found; exit 1: problems found (each listed in the report,\n' +
+    'plus one summary line on stderr), or the root or split does not exist.',
   flags: {
     dataset: { type: 'string', argument: 'cityscapes|gta5|folder', description: 'dataset layout' },
     root: { type: 'string', argument: 'DIR', description: 'dataset root folder' },
@@ -30,6 +32,9 @@ export const dataCheckCommand: CommandSpec = {
       progress,
     );
     console.log(parsed.values['json'] === true ? JSON.stringify(report, null, 2) : formatDataCheckReport(report));
-    return 0;
+    if (report.problems.length === 0) return 0;
+    // A checker that found problems fails, so a script can rely on the exit code; stdout stays the report.
+    console.error(`error PROTOSEG_DATA_INVALID: ${root}: data check found ${report.problems.length} problem(s), listed in the report. Fix them and run it again.`);
+    return 1;
   },
 };

@@ -11,11 +11,12 @@ import { validateConfig } from '../../config/load.js';
 import { CLASS_NAMES } from '../../data/label_maps.js';
 import { firstSamples, type Dataset, type WarnFn } from '../../data/dataset.js';
 import { openDataset } from '../../data/open_dataset.js';
+import { ALL_SPLIT, findSplitList, splitListCandidates } from '../../data/split_file.js';
 import { DataError, ProtosegError, unknownName } from '../../errors.js';
 import type { Metrics } from '../../metrics/iou.js';
 import type { ProgressReporter } from '../../progress.js';
 import type { BackendChoice } from '../../kernels/backend.js';
-import { intFlag, stringFlag, type CommandSpec, type ParsedCommand } from '../command.js';
+import { backendFlag, intFlag, runtimeFlags, stringFlag, threadsFlag, type CommandSpec, type ParsedCommand } from '../command.js';
 import { cliProgress } from '../output.js';
 
 /** Datasets `eval --dataset` accepts: labelled layouts, and the built-in benchmark (both domains). */
@@ -26,9 +27,12 @@ export type EvalDatasetName = (typeof EVAL_DATASETS)[number];
 export interface ModelSourceOptions {
   run?: string;
   checkpoint?: string;
+  /** Inside a run: 'latest' (the final model, the default) or 'best' (chosen on source val). */
   which: 'best' | 'latest';
   /** Overrides the backend stored in the checkpoint's config. */
   backend?: BackendChoice;
+  /** Overrides the native thread count stored in the checkpoint's config (0 = all cores). */
+  threads?: number;
 }
 
 export interface EvalCliOptions extends ModelSourceOptions {
@@ -46,25 +50,8 @@ export interface EvalCliOptions extends ModelSourceOptions {
   quiet: boolean;
 }
 
-// Listed here (not imported) so that `eval --predictions` does not load the tensor stack; the
-// check below fails to compile when kernels/backend.ts gains a choice missing from this list.
-const BACKEND_CHOICES = ['auto', 'wasm', 'cpu', 'node', 'native'] as const satisfies readonly BackendChoice[];
-const allBackendsListed: Exclude<BackendChoice, (typeof BACKEND_CHOICES)[number]> extends never ? true : false = true;
-void allBackendsListed;
-
 function usageError(message: string): ProtosegError {
   return new ProtosegError('PROTOSEG_USAGE', message);
-}
-
-/** --backend NAME, checked against the backends initBackend knows. */
-export function backendFlag(parsed: ParsedCommand, command: string): BackendChoice | undefined {
-  const raw = stringFlag(parsed, 'backend');
-  if (raw === undefined) return undefined;
-  if (!(BACKEND_CHOICES as readonly string[]).includes(raw)) {
-    const e = unknownName(`protoseg ${command} --backend`, raw, BACKEND_CHOICES);
-    throw usageError(e.message);
-  }
-  return raw as BackendChoice;
 }
 
 /** --run / --checkpoint / --which, shared by eval and predict. `required`: one of --run/--checkpoint must be given. */
@@ -85,11 +72,13 @@ export function modelSourceFromFlags(parsed: ParsedCommand, command: string, req
     throw usageError(`protoseg ${command}: --which chooses a checkpoint inside --run RUN_DIR, got no --run. Drop --which, or pass --run.`);
   }
   const backend = backendFlag(parsed, command);
+  const threads = threadsFlag(parsed, command);
   return {
     ...(run !== undefined ? { run: resolve(run) } : {}),
     ...(checkpoint !== undefined ? { checkpoint: resolve(checkpoint) } : {}),
-    which: (whichRaw ?? 'best') as 'best' | 'latest',
+    which: (whichRaw ?? 'latest') as 'best' | 'latest',
     ...(backend !== undefined ? { backend } : {}),
+    ...(threads !== undefined ? { threads } : {}),
   };
 }
 
@@ -160,18 +149,34 @@ export interface CliModel {
   config: Config;
   checkpointPath: string;
   state: { phase?: string; step?: number; epoch?: number };
+  /** The backend in use, as the run log prints it: "native" or "wasm (native addon not built: ...)". */
   backend: string;
+  /** One line saying which model this is (printed by eval and predict). */
+  description: string;
+  /** A `note:` line when native threads share busy cores (printed by eval and predict), else undefined. */
+  note: string | undefined;
+}
+
+/** Which model a checkpoint holds, in words: the final model, the best-on-source-val one, or a file. */
+export function describeModel(path: string, state: CliModel['state'], which: 'best' | 'latest' | 'file'): string {
+  const where = [state.step !== undefined ? `step ${state.step}` : undefined, state.phase !== undefined ? `phase ${state.phase}` : undefined].filter(Boolean).join(', ');
+  const at = where ? ` (${where})` : '';
+  if (which === 'file') return `model: ${path}${at}`;
+  if (which === 'best') return `model: ${path}${at}: the best checkpoint, chosen on source val (--which latest for the final model)`;
+  const finished = state.phase === 'done';
+  return `model: ${path}${at}: ${finished ? 'the final model' : 'the latest checkpoint (the run has not finished)'} (--which best for the one chosen on source val)`;
 }
 
 /**
  * Reads the checkpoint first (its config names the backend), then initialises the backend
- * (--backend wins) and rebuilds the model. Imports the tensor stack lazily.
+ * (--backend and --threads win) and rebuilds the model. Imports the tensor stack lazily.
  */
 export async function loadCliModel(source: ModelSourceOptions, warn: WarnFn): Promise<CliModel> {
   const { loadCheckpoint, loadLatestCheckpoint } = await import('../../train/checkpoint.js');
   const { modelFromCheckpoint, runCheckpointPath } = await import('../../train/load_model.js');
   let path: string;
   let contents;
+  let which: 'best' | 'latest' | 'file' = 'file';
   if (source.checkpoint !== undefined) {
     path = source.checkpoint;
     if (existsSync(path) && statSync(path).isDirectory()) {
@@ -184,16 +189,26 @@ export async function loadCliModel(source: ModelSourceOptions, warn: WarnFn): Pr
       throw new ProtosegError('PROTOSEG_CHECKPOINT_INVALID', `${runDir}: expected a run directory, got nothing at that path. Check --run, or train first (protoseg train --out ${runDir}).`);
     }
     path = runCheckpointPath(runDir, source.which);
+    which = path.endsWith('best.ckpt') ? 'best' : 'latest';
     contents = loadLatestCheckpoint(path, warn);
   }
   if (contents.meta['format'] !== 'protoseg-run' || contents.meta['config'] === undefined) {
     throw new ProtosegError('PROTOSEG_CHECKPOINT_INVALID', `${path}: expected a protoseg training checkpoint (with its config), got another kind of file.`);
   }
   const config = validateConfig(contents.meta['config'], `${path} (stored config)`);
-  const { initBackend } = await import('../../kernels/backend.js');
-  const backend = await initBackend(source.backend ?? config.backend);
+  const { initBackend, describeBackend } = await import('../../kernels/backend.js');
+  const backend = await initBackend(source.backend ?? config.backend, { threads: source.threads ?? config.threads });
   const loaded = modelFromCheckpoint(contents, path);
-  return { model: loaded.model, config: loaded.config, checkpointPath: path, state: loaded.state, backend: backend.name };
+  const note = await busyCoresNote(backend.name, source.threads ?? config.threads);
+  return { model: loaded.model, config: loaded.config, checkpointPath: path, state: loaded.state, backend: describeBackend(backend), description: describeModel(path, loaded.state, which), note };
+}
+
+/** The trainer's busy-cores hint, for the commands that run a model outside training. */
+export async function busyCoresNote(backend: import('../../kernels/backend.js').BackendName, threads: number): Promise<string | undefined> {
+  const { availableParallelism, loadavg } = await import('node:os');
+  const { busyCoresHint } = await import('../../train/trainer.js');
+  const hint = busyCoresHint(backend, threads || availableParallelism(), loadavg()[0]!, availableParallelism());
+  return hint !== undefined ? `note: ${hint}` : undefined;
 }
 
 /** One split to score, with the name it is printed under. */
@@ -204,10 +219,18 @@ interface EvalTarget {
   dataset: Dataset;
 }
 
-/** The default split of a dataset: "val" (cityscapes; gta5 when {root}/splits/val.txt exists). */
-function defaultSplit(dataset: 'cityscapes' | 'gta5', root: string): string | undefined {
+/**
+ * The default split of a dataset: "val" (cityscapes: the val folder; gta5: a val list in the usual
+ * places). A GTA5 root without a val list needs --split: scoring every pair silently would mix train
+ * images into the number.
+ */
+async function defaultSplit(dataset: 'cityscapes' | 'gta5', root: string): Promise<string> {
   if (dataset === 'cityscapes') return 'val';
-  return existsSync(join(root, 'splits', 'val.txt')) ? 'val' : undefined;
+  if ((await findSplitList(root, 'val')) !== undefined) return 'val';
+  throw usageError(
+    `protoseg eval --dataset gta5: expected --split (there is no val list at ${splitListCandidates(root, 'val').join(' or ')}), got none. ` +
+      `Pass --split NAME or a list file, or --split ${ALL_SPLIT} to score every pair (train images included).`,
+  );
 }
 
 /**
@@ -250,9 +273,9 @@ async function datasetTargets(o: EvalCliOptions, warn: WarnFn, config?: Config, 
     ];
   }
   const root = o.root!;
-  const split = o.split ?? defaultSplit(dataset, root);
-  const opened = await openDataset({ dataset, root, ...(split !== undefined ? { split } : {}), ...(o.labelType ? { labelType: o.labelType } : {}), warn });
-  return [{ key: dataset, name: `${dataset} ${split ?? 'all images'} (${root})`, dataset: opened }];
+  const split = o.split ?? (await defaultSplit(dataset, root));
+  const opened = await openDataset({ dataset, root, split, ...(o.labelType ? { labelType: o.labelType } : {}), warn });
+  return [{ key: dataset, name: `${dataset} ${split === ALL_SPLIT && opened.split === ALL_SPLIT ? 'all pairs' : split} (${root})`, dataset: opened }];
 }
 
 /** The run's own source val and target val, from its config (nothing is written into the run). */
@@ -323,8 +346,9 @@ export async function runEval(o: EvalCliOptions): Promise<number> {
   const loaded = await loadCliModel(o, warn);
   try {
     const { evaluateOn } = await import('../../train/trainer.js');
-    const s = loaded.state;
-    info(`model: ${loaded.checkpointPath} (step ${s.step ?? '?'}, phase ${s.phase ?? '?'}), backend ${loaded.backend}`);
+    info(loaded.description);
+    info(`backend: ${loaded.backend}`);
+    if (loaded.note !== undefined) info(loaded.note);
     const config: Config = {
       ...loaded.config,
       eval: { ...loaded.config.eval, ...(o.scale !== undefined ? { scale: o.scale } : {}), ...(o.maxImages !== undefined ? { maxImages: o.maxImages } : {}) },
@@ -353,18 +377,18 @@ export const evalCommand: CommandSpec = {
     'upsampled to the label size before the arg-max, ignore pixels excluded). Without --dataset: the run\'s own source\n' +
     'val and target val (from its stored config). With --predictions DIR: scores saved <name>_trainIds.png files, no model.',
   flags: {
-    run: { type: 'string', argument: 'RUN_DIR', description: 'run directory (uses checkpoints/best.ckpt, else latest.ckpt; see --which)' },
+    run: { type: 'string', argument: 'RUN_DIR', description: 'run directory: evaluates its final model (checkpoints/latest.ckpt; see --which)' },
     checkpoint: { type: 'string', argument: 'FILE', description: 'checkpoint file (instead of --run)' },
-    which: { type: 'string', argument: 'best|latest', description: 'with --run: which checkpoint (default best, falling back to latest)' },
+    which: { type: 'string', argument: 'latest|best', description: 'with --run: latest (the final model, the default) or best (chosen on source val)' },
     dataset: { type: 'string', argument: 'cityscapes|gta5|synthetic', description: 'evaluate on this dataset instead of the run\'s val splits (synthetic: both domains of the benchmark)' },
     root: { type: 'string', argument: 'DIR', description: 'dataset root (synthetic: default the benchmark the model was trained on)' },
-    split: { type: 'string', argument: 'SPLIT', description: 'split (default val; gta5: splits/val.txt when it exists, else every pair)' },
+    split: { type: 'string', argument: 'SPLIT', description: `split (default val; gta5: a list name found as ROOT/splits/NAME.txt or ROOT/NAME.txt, a list file, or ${ALL_SPLIT} for every pair; required when ROOT has no val list)` },
     'label-type': { type: 'string', argument: 'labelIds|labelTrainIds', description: 'cityscapes: which gtFine label files to read (default labelIds)' },
     predictions: { type: 'string', argument: 'DIR', description: 'score a folder of <name>_trainIds.png against --dataset (no model)' },
     json: { type: 'boolean', description: 'print only the metrics object (one dataset) or {"source": M, "target": M}' },
     scale: { type: 'string', argument: 'S', description: 'network input scale (default: the config\'s eval.scale)' },
     'max-images': { type: 'string', argument: 'N', description: 'evaluate at most N images per split (default: the config\'s eval.maxImages; 0 = all)' },
-    backend: { type: 'string', argument: 'NAME', description: 'tensor backend (default: the one in the checkpoint\'s config)' },
+    ...runtimeFlags("the checkpoint's config"),
   },
   async run(parsed) {
     return runEval(evalOptionsFromFlags(parsed));

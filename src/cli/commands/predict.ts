@@ -3,12 +3,12 @@
  * image, at the image's own size (the network runs at --scale, its logits are resized back).
  * A thin layer over eval/predict.ts writePredictions.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
 import { isImageFile } from '../../data/image_io.js';
 import { ProtosegError } from '../../errors.js';
-import { requireStringFlag, stringFlag, type CommandSpec, type ParsedCommand } from '../command.js';
+import { requireStringFlag, runtimeFlags, stringFlag, type CommandSpec, type ParsedCommand } from '../command.js';
 import { cliProgress } from '../output.js';
 import { loadCliModel, modelSourceFromFlags, type ModelSourceOptions } from './eval.js';
 
@@ -91,6 +91,9 @@ export function collectImages(inputs: readonly string[], outDir: string): string
 
 export async function runPredict(o: PredictCliOptions): Promise<number> {
   // Inputs are checked before the model loads, so a typo fails at once.
+  if (existsSync(o.out) && !statSync(o.out).isDirectory()) {
+    throw new ProtosegError('PROTOSEG_USAGE', `protoseg predict: --out expected a folder for the predictions, got the existing file ${o.out}. Pass a folder (it is created if needed).`);
+  }
   const images = collectImages(o.inputs, o.out);
   const log = o.quiet ? () => {} : (line: string) => console.log(line);
   const loaded = await loadCliModel(o, (line) => console.error(`warning: ${line}`));
@@ -98,19 +101,27 @@ export async function runPredict(o: PredictCliOptions): Promise<number> {
     const { writePredictions } = await import('../../eval/predict.js');
     const model = loaded.model;
     const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => model.predictLogits(images);
-    log(`model: ${loaded.checkpointPath} (step ${loaded.state.step ?? '?'}), backend ${loaded.backend}`);
+    log(loaded.description);
+    log(`backend: ${loaded.backend}`);
+    if (loaded.note !== undefined) log(loaded.note);
+    const failures: { path: string; message: string }[] = [];
     const written = await writePredictions(predictLogits, images.map((path) => ({ path })), o.out, {
       scale: o.scale ?? loaded.config.eval.scale,
       stride: model.outputStride,
       normalization: model.inputNormalization,
       progress: cliProgress(o.quiet),
+      // One unreadable image must not cost the others their predictions: all failures are listed at the end.
+      onFailure: (path, error) => failures.push({ path, message: error.message.includes(path) ? error.message : `${path}: ${error.message}` }),
     });
     const first = written[0];
     log(
       `protoseg predict: wrote ${written.length} prediction(s) (<name>_trainIds.png and <name>_color.png) to ${o.out}` +
         (first ? `; network ran at ${first.networkHeight}x${first.networkWidth} for ${first.height}x${first.width} inputs like the first` : ''),
     );
-    return 0;
+    if (failures.length === 0) return 0;
+    console.error(`error PROTOSEG_IMAGE_DECODE: protoseg predict: ${failures.length} of ${images.length} image(s) could not be predicted (the others were written):`);
+    for (const f of failures) console.error(`  - ${f.message}`);
+    return 1;
   } finally {
     loaded.model.dispose();
   }
@@ -125,11 +136,11 @@ export const predictCommand: CommandSpec = {
     'arg-max. Folders are searched recursively for .png/.jpg/.jpeg; <name> is the file name without extension.',
   flags: {
     checkpoint: { type: 'string', argument: 'FILE', description: 'checkpoint file' },
-    run: { type: 'string', argument: 'RUN_DIR', description: 'run directory (instead of --checkpoint; see --which)' },
-    which: { type: 'string', argument: 'best|latest', description: 'with --run: which checkpoint (default best, falling back to latest)' },
+    run: { type: 'string', argument: 'RUN_DIR', description: 'run directory: predicts with its final model (instead of --checkpoint; see --which)' },
+    which: { type: 'string', argument: 'latest|best', description: 'with --run: latest (the final model, the default) or best (chosen on source val)' },
     out: { type: 'string', argument: 'DIR', description: 'output folder (required; created if needed)' },
     scale: { type: 'string', argument: 'S|HxW', description: 'network scale factor or size (default: the config\'s eval.scale)' },
-    backend: { type: 'string', argument: 'NAME', description: 'tensor backend (default: the one in the checkpoint\'s config)' },
+    ...runtimeFlags("the checkpoint's config"),
   },
   async run(parsed) {
     return runPredict(predictOptionsFromFlags(parsed));

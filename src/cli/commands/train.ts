@@ -1,10 +1,12 @@
 import { resolve } from 'node:path';
 import type { CommandSpec, ParsedCommand } from '../command.js';
-import { intFlag, stringFlag } from '../command.js';
+import { backendFlag, intFlag, runtimeFlags, stringFlag, threadsFlag } from '../command.js';
 import { resolveConfig } from '../../config/load.js';
 import { distributedSettingsFromEnv } from '../../distributed/context.js';
 import { launchRanks, type LaunchOptions } from '../../distributed/launcher.js';
 import { ProtosegError } from '../../errors.js';
+import { initBackend } from '../../kernels/backend.js';
+import { checkRunData } from '../../train/data_setup.js';
 import { resultTable, train } from '../../train/trainer.js';
 import { cliProgress, cliLog } from '../output.js';
 
@@ -87,7 +89,7 @@ export const trainCommand: CommandSpec = {
     set: { type: 'string', multiple: true, argument: 'KEY=VALUE', description: 'override any config key, e.g. --set data.batchSize=8 (repeatable)' },
     out: { type: 'string', argument: 'RUN_DIR', description: 'run directory (default runs/<method>-<time>)' },
     resume: { type: 'boolean', description: 'continue the run in --out from its latest checkpoint' },
-    backend: { type: 'string', argument: 'NAME', description: 'tensor backend: auto, wasm, cpu, node or native (same as --set backend=NAME)' },
+    ...runtimeFlags('the config\'s backend and threads; same as --set backend=NAME / --set threads=N'),
     'print-config': { type: 'boolean', description: 'print the resolved config (defaults filled in) and exit' },
     'nproc-per-node': { type: 'string', argument: 'N', description: 'data-parallel: start N ranks on this machine (torchrun conventions; data.batchSize is the global batch)' },
     nnodes: { type: 'string', argument: 'M', description: 'with --nproc-per-node: machines in the run (default 1)' },
@@ -97,8 +99,11 @@ export const trainCommand: CommandSpec = {
   },
   async run(parsed) {
     const sets = [...((parsed.values['set'] as string[] | undefined) ?? [])];
-    const backend = stringFlag(parsed, 'backend');
+    // Checked here, so a bad value is reported as the flag the user typed, not as a --set key.
+    const backend = backendFlag(parsed, 'train');
+    const threads = threadsFlag(parsed, 'train');
     if (backend !== undefined) sets.push(`backend=${backend}`);
+    if (threads !== undefined) sets.push(`threads=${threads}`);
     const file = stringFlag(parsed, 'config');
     const config = resolveConfig({ ...(file !== undefined ? { file } : {}), sets });
     if (parsed.values['print-config'] === true) {
@@ -121,6 +126,13 @@ export const trainCommand: CommandSpec = {
         'PROTOSEG_USAGE',
         `protoseg train: this process is rank ${distributed.rank} of ${distributed.worldSize} (WORLD_SIZE is set), but the training loop does not run data-parallel yet (issue 11, phase 2). Unset WORLD_SIZE to train in one process.`,
       );
+    }
+    // Data roots, splits and list files are checked before anything is written, so a failed start
+    // leaves no run directory behind (a resumed run checks its own stored config in train()).
+    if (!resume) {
+      await checkRunData(config, cliProgress(quiet));
+      // The backend too (train() initialises the same one again at no cost): an unavailable one fails here.
+      await initBackend(config.backend, { threads: config.threads });
     }
     let stopRequested = false;
     // Started by `protoseg experiment`: checkpoint and stop if that process dies (a restarted
