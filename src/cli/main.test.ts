@@ -9,6 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { main } from './main.js';
 import { HELP_WIDTH, parseCommand, usage, type CommandSpec, type ParsedCommand } from './command.js';
+import { experimentCommand, experimentOptionsFromFlags } from './commands/experiment.js';
 import { launchOptionsFromFlags, trainCommand } from './commands/train.js';
 import { evalCommand, evalOptionsFromFlags, formatMetricsTable } from './commands/eval.js';
 import { collectImages, predictCommand, predictOptionsFromFlags } from './commands/predict.js';
@@ -28,6 +29,7 @@ const COMMANDS: Record<string, CommandSpec> = {
   synth: synthCommand,
   'data check': dataCheckCommand,
   report: reportCommand,
+  experiment: experimentCommand,
 };
 
 interface CliResult {
@@ -256,6 +258,11 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
     },
   },
   eval: {
+    statistics: () => {
+      assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r1', '--statistics', 'source'])).statistics, 'source');
+      assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r1'])).statistics, undefined);
+      assert.throws(() => evalOptionsFromFlags(parse(evalCommand, ['--run', 'r1', '--statistics', 'targte'])), usageError(/--statistics: expected one of "source", "target", got "targte"\. Did you mean "target"\?/));
+    },
     run: () => assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--run', 'r1'])).run, resolve('r1')),
     checkpoint: () => assert.equal(evalOptionsFromFlags(parse(evalCommand, ['--checkpoint', 'c.ckpt'])).checkpoint, resolve('c.ckpt')),
     which: () => {
@@ -316,6 +323,10 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
     },
   },
   predict: {
+    statistics: () => {
+      assert.equal(predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--out', 'o', '--statistics', 'source', 'x.png'])).statistics, 'source');
+      assert.throws(() => predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--out', 'o', '--statistics', 'both', 'x.png'])), usageError(/--statistics: expected one of "source", "target", got "both"/));
+    },
     checkpoint: () => assert.equal(predictOptionsFromFlags(parse(predictCommand, ['--checkpoint', 'c', '--out', 'o', 'x.png'])).checkpoint, resolve('c')),
     run: () => {
       assert.equal(predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--out', 'o', 'x.png'])).run, resolve('r'));
@@ -340,6 +351,29 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
     },
     backend: () => assert.equal(predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--out', 'o', '--backend', 'wasm', 'x.png'])).backend, 'wasm'),
     threads: () => assert.equal(predictOptionsFromFlags(parse(predictCommand, ['--run', 'r', '--out', 'o', '--threads', '2', 'x.png'])).threads, 2),
+  },
+  experiment: {
+    methods: () => {
+      assert.deepEqual(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'source-only,pcs'])).spec.arms.map((a) => a.name), ['source-only', 'pcs']);
+      assert.throws(() => experimentOptionsFromFlags(parse(experimentCommand, [])), usageError(/exactly one of --methods LIST or --spec FILE/));
+    },
+    spec: () => assert.throws(() => experimentOptionsFromFlags(parse(experimentCommand, ['--spec', 'no/such.json'])), /no\/such\.json: expected an experiment spec file/),
+    config: () => assert.equal(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--config', 'c.json'])).spec.config, resolve('c.json')),
+    seeds: () => assert.deepEqual(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--seeds', '0-2'])).spec.seeds, [0, 1, 2]),
+    baseline: () => {
+      assert.equal(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'source-only,pcs', '--baseline', 'pcs'])).spec.baseline, 'pcs');
+      assert.throws(() => experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--baseline', 'x'])), /baseline "x" is not an arm/);
+    },
+    set: () => assert.deepEqual(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--set', 'seed=3'])).sets, ['seed=3']),
+    jobs: () => assert.equal(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--jobs', '3'])).jobs, 3),
+    threads: () => assert.equal(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--threads', '1'])).threads, 1),
+    out: () => {
+      assert.equal(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--out', 'e'])).out, resolve('e'));
+      // Without --out, the same arguments give the same folder (so the same command continues the experiment).
+      const a = experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs'])).out;
+      assert.equal(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs'])).out, a);
+      assert.notEqual(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--seeds', '1'])).out, a);
+    },
   },
   export: {
     checkpoint: () => assert.equal(exportOptionsFromFlags(parse(exportCommand, ['--checkpoint', 'c', '--format', 'onnx', '--out', 'm.onnx'])).checkpoint, resolve('c')),
@@ -378,6 +412,10 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
     target: () => assert.equal(synthOptionsFromFlags(parse(synthCommand, ['--out', 's', '--target', '4'])).targetTrain, 4),
     val: () => assert.deepEqual(pick(synthOptionsFromFlags(parse(synthCommand, ['--out', 's', '--val', '2'])), ['sourceVal', 'targetVal']), { sourceVal: 2, targetVal: 2 }),
     shift: () => assert.equal(synthOptionsFromFlags(parse(synthCommand, ['--out', 's', '--shift', '0.25'])).shift, 0.25),
+    'shift-kind': () => {
+      assert.equal(synthOptionsFromFlags(parse(synthCommand, ['--out', 's', '--shift-kind', 'permuted'])).shiftKind, 'permuted');
+      assert.equal(synthOptionsFromFlags(parse(synthCommand, ['--out', 's'])).shiftKind, 'realistic');
+    },
   },
   'data check': {
     dataset: async () => {

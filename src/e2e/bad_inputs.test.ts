@@ -296,7 +296,7 @@ const CASES: BadCase[] = [
   {
     name: 'unknown method',
     build: async () => printConfig('--set', 'method=pcss'),
-    expect: { exit: 1, code: 'PROTOSEG_CONFIG_INVALID', names: ['method', '"pcss"'], fix: /one of "pcs", "source-only"/ },
+    expect: { exit: 1, code: 'PROTOSEG_CONFIG_INVALID', names: ['method', '"pcss"'], fix: /one of "pcs", "pcs-seed", "source-only"/ },
   },
   {
     name: 'unknown config key (--set)',

@@ -18,6 +18,7 @@ import { writeFileAtomic } from '../train/checkpoint.js';
 import { loadModel } from '../train/load_model.js';
 import { computeMosaics, openTargetVal, type MosaicRow } from './mosaics.js';
 import {
+  diagnosticCurves,
   epochStarts,
   learningRateCurve,
   loggedBackend,
@@ -316,6 +317,69 @@ function bankSection(record: RunRecord): string {
   return `<section id="bank"><h2>Memory bank: instances and cluster purity</h2><div class="figures">${figures.join('')}</div></section>`;
 }
 
+/**
+ * Ground-truth diagnostics (where the target train split has labels, as on the built-in benchmark): the
+ * target mIoU of every head that predicts, the pseudo-labels' accuracy and coverage over training and per
+ * class, k-means cluster quality against the true classes next to the method's own label purity, and on
+ * the permuted benchmark the share of each class's pixels that go to its look partner.
+ */
+function diagnosticsSection(record: RunRecord): string {
+  const title = '<h2>Ground-truth diagnostics</h2>';
+  const d = diagnosticCurves(record.lines);
+  const figures: string[] = [];
+  if (d.heads.cosineHead.length > 0) {
+    figures.push(
+      figure(
+        lineChart({ id: 'chart-heads', title: 'Target val mIoU of each head', xLabel: 'step', yLabel: 'mIoU (%)', series: [{ name: 'decoder (evaluated)', points: d.heads.decoder, color: DOMAIN_COLORS.target }, { name: 'cosine head (at its stride)', points: d.heads.cosineHead, color: PALETTE[4], dashed: true }], yZero: true, integerX: true }),
+        'The decoder makes the evaluated prediction; the cosine head on the encoder features (the seed formulation\'s prototype space) is scored against the labels mode-pooled into its cells.',
+      ),
+    );
+  }
+  if (d.pseudo.accuracy.length > 0) {
+    figures.push(
+      figure(
+        lineChart({ id: 'chart-pseudo', title: 'Target pseudo-labels against ground truth', xLabel: 'step', yLabel: '%', series: [{ name: 'accuracy', points: d.pseudo.accuracy, color: PALETTE[2] }, { name: 'coverage', points: d.pseudo.coverage, color: PALETTE[0], dashed: true }], yDomain: [0, 100], integerX: true }),
+        'Accuracy: share of pseudo-labelled target train pixels (or cells) whose pseudo-label is right; coverage: share of labelled target pixels that get a pseudo-label. Measured on the target train labels, which training never sees.',
+      ),
+    );
+  }
+  if (d.pseudoPerClass) {
+    figures.push(
+      figure(
+        barChart({ id: 'chart-pseudo-classes', title: 'Pseudo-labels per class (last interval)', categories: CLASS_NAMES, series: [{ name: 'accuracy', values: d.pseudoPerClass.accuracy, color: PALETTE[2] }, { name: 'coverage', values: d.pseudoPerClass.coverage, color: PALETTE[0] }], valueLabel: '%', categoryLabel: 'class', valueDomain: [0, 100], valueLabels: false }),
+        'Per class at the last logged interval: accuracy of the pixels pseudo-labelled as the class, coverage of its true pixels.',
+      ),
+    );
+  }
+  if (d.clusters.size > 0) {
+    const own = epochStarts(record.lines);
+    const series: LineSeries[] = [];
+    [...d.clusters].forEach(([name, c], i) => {
+      series.push({ name: `${name} purity`, points: c.purity, color: PALETTE[i % PALETTE.length] });
+      series.push({ name: `${name} NMI`, points: c.nmi, color: PALETTE[i % PALETTE.length], dashed: true });
+    });
+    const ownPurity = own.map((s): [number, number | null] => [s.epoch + 1, s.purity.target]);
+    if (ownPurity.some(([, v]) => v !== null)) series.push({ name: 'tgt purity vs own pseudo-labels', points: ownPurity, color: '#999' });
+    figures.push(
+      figure(
+        lineChart({ id: 'chart-cluster-quality', title: 'k-means against ground truth', xLabel: 'epoch', yLabel: '0-1', series, yDomain: [0, 1], integerX: true }),
+        'Purity and normalised mutual information of each k-means run\'s clusters against the true class of each bank instance (the majority label of its region), next to the purity against the bank\'s own pseudo-labels (which is 1 by construction when regions are the classifier\'s own argmax).',
+      ),
+    );
+  }
+  const partner = record.metrics?.diagnostics?.lookPartnerShare;
+  if (partner) {
+    figures.push(
+      figure(
+        barChart({ id: 'chart-look-partner', title: 'Confusion to the look partner (permuted benchmark)', categories: CLASS_NAMES, series: [{ name: 'share of the class\'s pixels predicted as its look partner', values: CLASS_NAMES.map((n) => partner[n] ?? null), color: PALETTE[3] }], valueLabel: '%', categoryLabel: 'class', valueDomain: [0, 100], formatValue: (v) => v.toFixed(0) }),
+        'On the permuted benchmark every target class wears (part of) the source look of another class; this is the share of its target val pixels the final model gives to that class.',
+      ),
+    );
+  }
+  if (figures.length === 0) return `<section id="diagnostics">${title}${noteBlock('Skipped: nothing was measured against ground truth (the target train split has no labels, or no adaptation step ran yet).')}</section>`;
+  return `<section id="diagnostics">${title}<div class="figures">${figures.join('')}</div></section>`;
+}
+
 function paletteLegend(): string {
   return `<div class="palette" id="palette">${CLASSES.map((c) => `<span class="swatch"><i style="background: rgb(${c.color.join(',')})"></i>${escapeXml(c.name)}</span>`).join('')}<span class="swatch"><i style="background: #000"></i>ignore</span></div>`;
 }
@@ -400,6 +464,7 @@ export function buildReportHtml(record: RunRecord, mosaics: MosaicSection | unde
     lossSection(record),
     learningRateSection(record),
     bankSection(record),
+    diagnosticsSection(record),
     mosaicSection(mosaics),
     '</main></body></html>',
     '',

@@ -25,6 +25,7 @@ export interface FinalMetrics {
   target?: Metrics;
   baseline?: { source?: Metrics; target?: Metrics };
   selection?: { split: string; step: number; mIoU: number; checkpoint?: string; note?: string } | null;
+  diagnostics?: { cellHead?: { source: number | null; target: number | null }; lookPartnerShare?: Record<string, number | null> };
 }
 
 export interface RunRecord {
@@ -216,4 +217,46 @@ export function medianSecondsPerStep(lines: readonly LogLine[]): number | undefi
 export function loggedBackend(lines: readonly LogLine[]): string | undefined {
   for (const l of lines) if (typeof l['backend'] === 'string') return l['backend'];
   return undefined;
+}
+
+/** Ground-truth diagnostics over training (train/trainer.ts and metrics/diagnostics.ts keys); empty where nothing was logged. */
+export interface DiagnosticCurves {
+  /** Target val mIoU of each head that predicts: the decoder and the cosine head at its stride. */
+  heads: { decoder: Point[]; cosineHead: Point[] };
+  /** Target pseudo-label (or region-label) accuracy and coverage (%) per logging interval. */
+  pseudo: { accuracy: Point[]; coverage: Point[] };
+  /** The last logged per-class pseudo-label accuracy and coverage (%). */
+  pseudoPerClass: { accuracy: (number | null)[]; coverage: (number | null)[] } | undefined;
+  /** Per k-means run (e.g. "tgt/k19"): ground-truth purity and NMI at each epoch start. */
+  clusters: Map<string, { purity: Point[]; nmi: Point[] }>;
+}
+
+export function diagnosticCurves(lines: readonly LogLine[]): DiagnosticCurves {
+  const out: DiagnosticCurves = { heads: { decoder: [], cosineHead: [] }, pseudo: { accuracy: [], coverage: [] }, pseudoPerClass: undefined, clusters: new Map() };
+  for (const l of lines) {
+    const cell = num(l['eval/tgt/cellMIoU']);
+    if (cell !== null) {
+      out.heads.cosineHead.push([l.step, cell]);
+      out.heads.decoder.push([l.step, num(l['eval/tgt/mIoU'])]);
+    }
+    const accuracy = num(l['pseudo/tgt/accuracy']);
+    const coverage = num(l['pseudo/tgt/coverage']);
+    if (accuracy !== null || coverage !== null) {
+      out.pseudo.accuracy.push([l.step, accuracy]);
+      out.pseudo.coverage.push([l.step, coverage]);
+      const [a, c] = [l['pseudo/tgt/accuracyPerClass'], l['pseudo/tgt/coveragePerClass']];
+      if (isRecord(a) && isRecord(c)) out.pseudoPerClass = { accuracy: CLASS_NAMES.map((n) => num(a[n])), coverage: CLASS_NAMES.map((n) => num(c[n])) };
+    }
+    if (l.phase !== 'epoch-start' || typeof l.epoch !== 'number') continue;
+    for (const [key, value] of Object.entries(l)) {
+      const m = /^kmeans\/(src|tgt)\/(k\d+)\/gt(Purity|Nmi)$/.exec(key);
+      const v = num(value);
+      if (!m || v === null) continue;
+      const name = `${m[1]}/${m[2]}`;
+      const entry = out.clusters.get(name) ?? { purity: [], nmi: [] };
+      (m[3] === 'Purity' ? entry.purity : entry.nmi).push([l.epoch + 1, v]);
+      out.clusters.set(name, entry);
+    }
+  }
+  return out;
 }

@@ -36,6 +36,8 @@ export interface ModelSourceOptions {
 }
 
 export interface EvalCliOptions extends ModelSourceOptions {
+  /** BN statistics to use for every split (default: each split's own domain). */
+  statistics?: 'source' | 'target';
   dataset?: EvalDatasetName;
   root?: string;
   split?: string;
@@ -52,6 +54,21 @@ export interface EvalCliOptions extends ModelSourceOptions {
 
 function usageError(message: string): ProtosegError {
   return new ProtosegError('PROTOSEG_USAGE', message);
+}
+
+/** The --statistics flag of eval and predict: which BN statistics a model with per-domain ones uses. */
+export const STATISTICS_FLAG = {
+  type: 'string',
+  argument: 'source|target',
+  description: 'BN statistics of a run that keeps one set per domain (pcs, adabn): eval defaults to each split\'s own domain, predict to target; others have one set',
+} as const;
+
+/** --statistics source|target, or undefined (each command's default). */
+export function statisticsFlag(parsed: ParsedCommand, command: string): 'source' | 'target' | undefined {
+  const raw = stringFlag(parsed, 'statistics');
+  if (raw === undefined) return undefined;
+  if (raw !== 'source' && raw !== 'target') throw usageError(unknownName(`protoseg ${command} --statistics`, raw, ['source', 'target']).message);
+  return raw;
 }
 
 /** --run / --checkpoint / --which, shared by eval and predict. `required`: one of --run/--checkpoint must be given. */
@@ -104,6 +121,7 @@ export function evalOptionsFromFlags(parsed: ParsedCommand): EvalCliOptions {
     throw usageError('protoseg eval: --predictions scores saved prediction files without a model, got --run/--checkpoint too. Drop one of them.');
   }
   const source = modelSourceFromFlags(parsed, 'eval', predictions === undefined);
+  const statistics = statisticsFlag(parsed, 'eval');
   let dataset: EvalDatasetName | undefined;
   if (datasetRaw !== undefined) {
     if (datasetRaw === 'folder') {
@@ -131,6 +149,7 @@ export function evalOptionsFromFlags(parsed: ParsedCommand): EvalCliOptions {
   const maxImagesRaw = stringFlag(parsed, 'max-images');
   return {
     ...source,
+    ...(statistics !== undefined ? { statistics } : {}),
     ...(dataset !== undefined ? { dataset } : {}),
     ...(root !== undefined ? { root: resolve(root) } : {}),
     ...(split !== undefined ? { split } : {}),
@@ -360,7 +379,7 @@ export async function runEval(o: EvalCliOptions): Promise<number> {
         info(`${t.key}: evaluating the first ${config.eval.maxImages} of ${t.dataset.samples.length} images (eval.maxImages; --max-images 0 for all)`);
       }
       // Target-domain data is scored with the target BN statistics where the run keeps them.
-      const domain = t.key === 'source' || (t.key !== 'target' && t.key === config.data.source.dataset && t.key !== config.data.target.dataset) ? 'source' : 'target';
+      const domain = o.statistics ?? (t.key === 'source' || (t.key !== 'target' && t.key === config.data.source.dataset && t.key !== config.data.target.dataset) ? 'source' : 'target');
       results.push((await evaluateOn(loaded.model, t.dataset, config, domain, progress, `evaluate ${t.key}`)).metrics);
     }
     printResults(o, targets, results, info);
@@ -380,6 +399,7 @@ export const evalCommand: CommandSpec = {
     run: { type: 'string', argument: 'RUN_DIR', description: 'run directory: evaluates its final model (checkpoints/latest.ckpt; see --which)' },
     checkpoint: { type: 'string', argument: 'FILE', description: 'checkpoint file (instead of --run)' },
     which: { type: 'string', argument: 'latest|best', description: 'with --run: latest (the final model, the default) or best (chosen on source val)' },
+    statistics: STATISTICS_FLAG,
     dataset: { type: 'string', argument: 'cityscapes|gta5|synthetic', description: 'evaluate on this dataset instead of the run\'s val splits (synthetic: both domains of the benchmark)' },
     root: { type: 'string', argument: 'DIR', description: 'dataset root (synthetic: default the benchmark the model was trained on)' },
     split: { type: 'string', argument: 'SPLIT', description: `split (default val; gta5: a list name found as ROOT/splits/NAME.txt or ROOT/NAME.txt, a list file, or ${ALL_SPLIT} for every pair; required when ROOT has no val list)` },

@@ -7,8 +7,36 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { ProtosegError } from '../../errors.js';
-import { intFlag, stringFlag, type CommandSpec } from '../command.js';
+import { armsFromMethods, checkSpec, defaultGap, parseSeeds, readExperimentSpec, type ExperimentSpec } from '../../experiment/spec.js';
+import { intFlag, stringFlag, type CommandSpec, type ParsedCommand } from '../command.js';
 import { cliLog, cliProgress } from '../output.js';
+
+/** What `protoseg experiment` runs, from its flags (validated: arms, seeds, baseline, jobs, threads). */
+export function experimentOptionsFromFlags(parsed: ParsedCommand): { spec: ExperimentSpec; sets: string[]; jobs: number; threads: number | undefined; out: string; quiet: boolean } {
+  const specFile = stringFlag(parsed, 'spec');
+  const methods = stringFlag(parsed, 'methods');
+  if ((specFile === undefined) === (methods === undefined)) {
+    throw new ProtosegError('PROTOSEG_USAGE', 'protoseg experiment: expected exactly one of --methods LIST or --spec FILE. Run "protoseg experiment --help".');
+  }
+  const base: ExperimentSpec = specFile !== undefined ? readExperimentSpec(specFile) : { seeds: [0, 1, 2, 3, 4], arms: armsFromMethods(methods!), set: {}, baseline: '' };
+  const seedsRaw = stringFlag(parsed, 'seeds');
+  const configFile = stringFlag(parsed, 'config');
+  const spec: ExperimentSpec = {
+    ...base,
+    ...(configFile !== undefined ? { config: resolve(configFile) } : {}),
+    ...(seedsRaw !== undefined ? { seeds: parseSeeds(seedsRaw) } : {}),
+    baseline: stringFlag(parsed, 'baseline') ?? (base.baseline || base.arms[0]!.name),
+  };
+  const gap = spec.gap ?? defaultGap(spec.arms);
+  const withGap: ExperimentSpec = { ...spec, ...(gap ? { gap } : {}) };
+  checkSpec(withGap, specFile ?? 'protoseg experiment');
+  const sets = [...((parsed.values['set'] as string[] | undefined) ?? [])];
+  const jobs = intFlag(parsed, 'experiment', 'jobs', 2, 1, 64);
+  const threads = stringFlag(parsed, 'threads') === undefined ? undefined : intFlag(parsed, 'experiment', 'threads', 1, 1, 256);
+  const key = createHash('sha256').update(JSON.stringify({ spec: withGap, sets })).digest('hex').slice(0, 10);
+  const out = resolve(stringFlag(parsed, 'out') ?? resolve('runs', `experiment-${key}`));
+  return { spec: withGap, sets, jobs, threads, out, quiet: parsed.values['quiet'] === true };
+}
 
 export const experimentCommand: CommandSpec = {
   name: 'experiment',
@@ -28,30 +56,7 @@ export const experimentCommand: CommandSpec = {
     out: { type: 'string', argument: 'DIR', description: 'experiment folder (default runs/experiment-<hash of the arguments>, so the same command continues it)' },
   },
   async run(parsed) {
-    const { armsFromMethods, checkSpec, defaultGap, parseSeeds, readExperimentSpec } = await import('../../experiment/spec.js');
-    const specFile = stringFlag(parsed, 'spec');
-    const methods = stringFlag(parsed, 'methods');
-    if ((specFile === undefined) === (methods === undefined)) {
-      throw new ProtosegError('PROTOSEG_USAGE', 'protoseg experiment: expected exactly one of --methods LIST or --spec FILE. Run "protoseg experiment --help".');
-    }
-    const base = specFile !== undefined ? readExperimentSpec(specFile) : { seeds: [0, 1, 2, 3, 4], arms: armsFromMethods(methods!), set: {}, baseline: '' };
-    const seedsRaw = stringFlag(parsed, 'seeds');
-    const configFile = stringFlag(parsed, 'config');
-    const spec = {
-      ...base,
-      ...(configFile !== undefined ? { config: resolve(configFile) } : {}),
-      ...(seedsRaw !== undefined ? { seeds: parseSeeds(seedsRaw) } : {}),
-      baseline: stringFlag(parsed, 'baseline') ?? (base.baseline || base.arms[0]!.name),
-    };
-    const withGap = { ...spec, ...(('gap' in spec && spec.gap) || defaultGap(spec.arms) ? { gap: ('gap' in spec && spec.gap) || defaultGap(spec.arms) } : {}) };
-    checkSpec(withGap, specFile ?? 'protoseg experiment');
-    const sets = (parsed.values['set'] as string[] | undefined) ?? [];
-    const jobs = intFlag(parsed, 'experiment', 'jobs', 2, 1, 64);
-    const threadsRaw = stringFlag(parsed, 'threads');
-    const threads = threadsRaw === undefined ? undefined : intFlag(parsed, 'experiment', 'threads', 1, 1, 256);
-    const key = createHash('sha256').update(JSON.stringify({ spec: withGap, sets })).digest('hex').slice(0, 10);
-    const out = resolve(stringFlag(parsed, 'out') ?? resolve('runs', `experiment-${key}`));
-    const quiet = parsed.values['quiet'] === true;
+    const { spec: withGap, sets, jobs, threads, out, quiet } = experimentOptionsFromFlags(parsed);
     const { runExperiment } = await import('../../experiment/runner.js');
     const { writeExperimentFiles, experimentMarkdown } = await import('../../experiment/summary.js');
     let stop = false;

@@ -10,10 +10,12 @@ import { isImageFile } from '../../data/image_io.js';
 import { ProtosegError } from '../../errors.js';
 import { requireStringFlag, runtimeFlags, stringFlag, type CommandSpec, type ParsedCommand } from '../command.js';
 import { cliProgress } from '../output.js';
-import { loadCliModel, modelSourceFromFlags, type ModelSourceOptions } from './eval.js';
+import { STATISTICS_FLAG, loadCliModel, modelSourceFromFlags, statisticsFlag, type ModelSourceOptions } from './eval.js';
 
 export interface PredictCliOptions extends ModelSourceOptions {
   out: string;
+  /** BN statistics of a run that keeps one set per domain (default target: predictions are for target data). */
+  statistics?: 'source' | 'target';
   /** A factor of the image size, or an explicit network size. Default: the config's eval.scale. */
   scale?: number | { height: number; width: number };
   /** Image files and folders, as given. */
@@ -42,7 +44,8 @@ export function predictOptionsFromFlags(parsed: ParsedCommand): PredictCliOption
   if (parsed.positionals.length === 0) {
     throw new ProtosegError('PROTOSEG_USAGE', 'protoseg predict: expected image files or folders after the options, got none. Example: protoseg predict --run RUN --out preds images/');
   }
-  return { ...source, out, ...(scaleRaw !== undefined ? { scale: parseScale(scaleRaw) } : {}), inputs: [...parsed.positionals], quiet: parsed.values['quiet'] === true };
+  const statistics = statisticsFlag(parsed, 'predict');
+  return { ...source, out, ...(statistics !== undefined ? { statistics } : {}), ...(scaleRaw !== undefined ? { scale: parseScale(scaleRaw) } : {}), inputs: [...parsed.positionals], quiet: parsed.values['quiet'] === true };
 }
 
 /**
@@ -100,6 +103,8 @@ export async function runPredict(o: PredictCliOptions): Promise<number> {
   try {
     const { writePredictions } = await import('../../eval/predict.js');
     const model = loaded.model;
+    const { statisticsDomainFor } = await import('../../adaptation/methods/registry.js');
+    model.setStatisticsDomain(statisticsDomainFor(loaded.config, o.statistics ?? 'target'));
     const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => model.predictLogits(images);
     log(loaded.description);
     log(`backend: ${loaded.backend}`);
@@ -138,6 +143,7 @@ export const predictCommand: CommandSpec = {
     checkpoint: { type: 'string', argument: 'FILE', description: 'checkpoint file' },
     run: { type: 'string', argument: 'RUN_DIR', description: 'run directory: predicts with its final model (instead of --checkpoint; see --which)' },
     which: { type: 'string', argument: 'latest|best', description: 'with --run: latest (the final model, the default) or best (chosen on source val)' },
+    statistics: STATISTICS_FLAG,
     out: { type: 'string', argument: 'DIR', description: 'output folder (required; created if needed)' },
     scale: { type: 'string', argument: 'S|HxW', description: 'network scale factor or size (default: the config\'s eval.scale)' },
     ...runtimeFlags("the checkpoint's config"),
