@@ -2,7 +2,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { initTestBackend } from '../test_utils/backend.js';
-import { pixelPseudoLabels, rectifyProbabilities } from './pseudo_label.js';
+import { ClassThresholds, pixelPseudoLabels, pseudoLabelWeights, rectifyProbabilities } from './pseudo_label.js';
 
 const close = (a: number, b: number, tol = 1e-5): void => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
@@ -56,5 +56,18 @@ describe('pixel pseudo-labels', () => {
       const v = out.dataSync();
       for (let i = 0; i < 4; i++) assert.ok(v[2 * i + 1]! > 0.99);
     });
+  });
+});
+
+describe('class-wise thresholds', () => {
+  it('track the running quantile of each class\'s confidences, capped at the global threshold; absent classes keep theirs', () => {
+    const t = new ClassThresholds(3, 0.9, 0.5, 0.5);
+    // Class 0 confidences 0.2, 0.4, 0.6 (median index floor(0.5 * 3) = 1 -> 0.4); class 1 0.95 (above the cap); class 2 absent.
+    t.update(Uint8Array.from([0, 0, 0, 1]), Float32Array.from([0.6, 0.2, 0.4, 0.95]));
+    close(t.values[0]!, 0.5 * 0.9 + 0.5 * 0.4);
+    close(t.values[1]!, 0.9);
+    close(t.values[2]!, 0.9);
+    // Per-class thresholds in the weights: pixel 0 (class 0, 0.7 >= 0.65) counts, pixel 1 (class 1, 0.8 < 0.9) does not.
+    assert.deepEqual([...pseudoLabelWeights(Uint8Array.from([0, 1]), Float32Array.from([0.7, 0.8]), 1, t.values, 'pixel')], [1, 0]);
   });
 });

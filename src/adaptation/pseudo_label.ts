@@ -25,23 +25,63 @@ export interface PixelPseudoLabels {
  * 'image' = the share of the image's pixels with confidence >= threshold, for every pixel of it;
  * 'pixel' = 1 where confidence >= threshold, else 0; 'none' = 1 everywhere.
  */
-export function pixelPseudoLabels(probs: tf.Tensor4D, threshold: number, weighting: PseudoLabelWeighting): PixelPseudoLabels {
-  if (probs.rank !== 4) throw new ProtosegError('PROTOSEG_SHAPE_MISMATCH', `Error in pixelPseudoLabels: probs must be rank 4 [batch, height, width, classes], got rank ${probs.rank}.`);
-  const [batch, height, width] = probs.shape;
+export function pixelPseudoLabels(probs: tf.Tensor4D, threshold: number | ArrayLike<number>, weighting: PseudoLabelWeighting): PixelPseudoLabels {
+  const top = topClasses(probs);
+  return { ...top, weights: pseudoLabelWeights(top.labels, top.confidence, probs.shape[0], threshold, weighting) };
+}
+
+/** Arg-max class and its probability per pixel of probs [batch, height, width, classes], read back to the host. */
+export function topClasses(probs: tf.Tensor4D): { labels: Uint8Array; confidence: Float32Array } {
+  if (probs.rank !== 4) throw new ProtosegError('PROTOSEG_SHAPE_MISMATCH', `Error in topClasses: probs must be rank 4 [batch, height, width, classes], got rank ${probs.rank}.`);
   const [argmax, max] = tf.tidy(() => [tf.argMax(probs, 3), tf.max(probs, 3)]);
   const labels = Uint8Array.from(argmax.dataSync());
   const confidence = Float32Array.from(max.dataSync() as Float32Array);
   tf.dispose([argmax, max]);
-  const size = height * width;
-  const weights = new Float32Array(batch * size);
+  return { labels, confidence };
+}
+
+/**
+ * Confidence weights of pixel pseudo-labels (see PseudoLabelWeighting) for `batch` images; `threshold`
+ * is one value or one per class (indexed by the pixel's label).
+ */
+export function pseudoLabelWeights(labels: Uint8Array, confidence: Float32Array, batch: number, threshold: number | ArrayLike<number>, weighting: PseudoLabelWeighting): Float32Array {
+  const size = labels.length / batch;
+  const weights = new Float32Array(labels.length);
+  const thresholdOf = typeof threshold === 'number' ? () => threshold : (p: number) => threshold[labels[p]!]!;
   for (let b = 0; b < batch; b++) {
     let confident = 0;
-    for (let p = b * size; p < (b + 1) * size; p++) if (confidence[p]! >= threshold) confident++;
+    for (let p = b * size; p < (b + 1) * size; p++) if (confidence[p]! >= thresholdOf(p)) confident++;
     for (let p = b * size; p < (b + 1) * size; p++) {
-      weights[p] = weighting === 'none' ? 1 : weighting === 'pixel' ? (confidence[p]! >= threshold ? 1 : 0) : confident / size;
+      weights[p] = weighting === 'none' ? 1 : weighting === 'pixel' ? (confidence[p]! >= thresholdOf(p) ? 1 : 0) : confident / size;
     }
   }
-  return { labels, confidence, weights };
+  return weights;
+}
+
+/**
+ * Class-wise confidence thresholds (class-balanced self-training, as CBST): per class, a running
+ * estimate of the `quantile` of the confidences of the pixels predicted as that class, capped at
+ * the global threshold, so a class the teacher is rarely sure about still gets pseudo-labels.
+ * `update` folds in one batch (momentum `momentum` on the previous estimate; a class absent from the
+ * batch keeps its value).
+ */
+export class ClassThresholds {
+  readonly values: Float32Array;
+
+  constructor(readonly classes: number, readonly cap: number, readonly quantile: number, readonly momentum = 0.9) {
+    this.values = new Float32Array(classes).fill(cap);
+  }
+
+  update(labels: Uint8Array, confidence: Float32Array): void {
+    const byClass: number[][] = Array.from({ length: this.classes }, () => []);
+    for (let p = 0; p < labels.length; p++) if (labels[p]! < this.classes) byClass[labels[p]!]!.push(confidence[p]!);
+    byClass.forEach((values, c) => {
+      if (values.length === 0) return;
+      values.sort((a, b) => a - b);
+      const q = values[Math.min(values.length - 1, Math.floor(this.quantile * values.length))]!;
+      this.values[c] = Math.min(this.cap, this.momentum * this.values[c]! + (1 - this.momentum) * q);
+    });
+  }
 }
 
 /**

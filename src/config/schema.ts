@@ -194,6 +194,7 @@ export const configSchema = z.strictObject({
       pseudoLabel: z
         .strictObject({
           threshold: probability().default(0.9).describe('teacher confidence a pixel needs to count as confident'),
+          classQuantile: probability().default(0).describe('class-wise thresholds (class-balanced self-training): per class the running quantile of the confidences of the pixels predicted as it, capped at threshold (0: one threshold for every class)'),
           weighting: z.enum(['image', 'pixel', 'none']).default('image').describe('confidence weight of pseudo-labelled pixels: image = the share of confident pixels of the image (DAFormer), pixel = 1 if confident else 0, none = 1'),
         })
         .prefault({}),

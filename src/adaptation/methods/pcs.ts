@@ -41,7 +41,7 @@ import { EmaTeacher } from '../ema_teacher.js';
 import { clusterBank, warmStartCentroids } from '../kmeans.js';
 import { MemoryBank, type BankBatch } from '../memory_bank.js';
 import { sourcePrototypes } from '../prototypes.js';
-import { pixelPseudoLabels, rectifyProbabilities } from '../pseudo_label.js';
+import { ClassThresholds, pseudoLabelWeights, rectifyProbabilities, topClasses } from '../pseudo_label.js';
 import { computeInstances, toBankBatch } from '../regions.js';
 import { batchImages, batchLabels, type ClusterState } from '../proto_adapter.js';
 import type { IterationBatches, LossTerms, MethodContext, MethodState, StepSpec, UdaMethod } from './method.js';
@@ -144,6 +144,8 @@ export class PcsMethod implements UdaMethod {
   prototypes: ClassPrototypes | undefined;
   /** Iterations done (the seed of each iteration's mixing and augmentation). */
   iterations = 0;
+  /** Class-wise pseudo-label thresholds (adapt.pseudoLabel.classQuantile > 0). */
+  readonly classThresholds: ClassThresholds | undefined;
   private readonly sourceIndex: Map<string, number>;
   private readonly targetIndex: Map<string, number>;
 
@@ -158,6 +160,8 @@ export class PcsMethod implements UdaMethod {
     const labelled = ctx.labelledSource.samples.map((_, i) => i);
     this.sourceBank = new MemoryBank({ images: Math.max(1, labelled.length), classes: model.numClasses, dims, labelledImages: labelled, momentum: config.pcs.bankMomentum, labelledMomentum: config.pcs.labelledBankMomentum });
     this.targetBank = new MemoryBank({ images: Math.max(1, this.targetIndex.size), classes: model.numClasses, dims, threshold: config.adapt.regionThreshold, momentum: config.pcs.bankMomentum, labelledMomentum: config.pcs.labelledBankMomentum });
+    const pseudo = config.adapt.pseudoLabel;
+    this.classThresholds = pseudo.classQuantile > 0 ? new ClassThresholds(model.numClasses, pseudo.threshold, pseudo.classQuantile) : undefined;
     // Built now so a resumed run can load its weights; init() makes it a copy of the warmed-up student.
     if (config.adapt.teacher.enabled) this.teacher = new EmaTeacher(model, { ...config.model, seed: config.seed }, config.adapt.teacher.momentum);
   }
@@ -243,11 +247,16 @@ export class PcsMethod implements UdaMethod {
       const protos = tf.tensor2d(this.prototypes.rows, [ctx.model.numClasses, this.targetBank.dims]);
       probs = rectifyProbabilities(probs, features, protos, this.prototypes.available, adapt.rectify.temperature);
     }
-    const pseudo = pixelPseudoLabels(probs, adapt.pseudoLabel.threshold, adapt.pseudoLabel.weighting);
+    const top = topClasses(probs);
+    // Training batches move the class-wise thresholds (bank-init passes only read them).
+    if (this.classThresholds && report) this.classThresholds.update(top.labels, top.confidence);
+    const thresholds = this.classThresholds?.values ?? adapt.pseudoLabel.threshold;
+    const pseudo = { ...top, weights: pseudoLabelWeights(top.labels, top.confidence, batch.batchSize, thresholds, adapt.pseudoLabel.weighting) };
     const { height, width } = batch;
     const regions = pseudo.labels.map((c, p) => (pseudo.confidence[p]! >= adapt.regionThreshold ? c : IGNORE_INDEX));
     if (report) {
-      const confident = pseudo.labels.map((c, p) => (pseudo.confidence[p]! >= adapt.pseudoLabel.threshold ? c : IGNORE_INDEX));
+      const threshold = (c: number): number => (typeof thresholds === 'number' ? thresholds : thresholds[c]!);
+      const confident = pseudo.labels.map((c, p) => (pseudo.confidence[p]! >= threshold(c) ? c : IGNORE_INDEX));
       ctx.diagnostics.pseudoLabels('target', batch.ids, confident, height, width, 1);
     }
     const { bankBatch } = this.instancesFromLabels(ctx, 'target', batch.ids, features, regions, pseudo.confidence, height, width, true);
@@ -415,7 +424,7 @@ export class PcsMethod implements UdaMethod {
 
   toCheckpoint(): MethodState {
     const arrays: MethodState['arrays'] = {};
-    const meta: Record<string, unknown> = { iterations: this.iterations, clusters: {} as Record<string, number[]>, prototypes: this.prototypes ? { available: this.prototypes.available } : null };
+    const meta: Record<string, unknown> = { classThresholds: this.classThresholds ? Array.from(this.classThresholds.values) : null, iterations: this.iterations, clusters: {} as Record<string, number[]>, prototypes: this.prototypes ? { available: this.prototypes.available } : null };
     for (const domain of ['source', 'target'] as const) {
       const state = (domain === 'source' ? this.sourceBank : this.targetBank).toState();
       meta[`${domain}Bank`] = state.meta;
@@ -439,6 +448,8 @@ export class PcsMethod implements UdaMethod {
   loadCheckpoint(state: MethodState): void {
     const { meta, arrays } = state;
     this.iterations = meta['iterations'] as number;
+    const thresholds = meta['classThresholds'] as number[] | null | undefined;
+    if (this.classThresholds && thresholds) this.classThresholds.values.set(thresholds);
     for (const domain of ['source', 'target'] as const) {
       const bank = domain === 'source' ? this.sourceBank : this.targetBank;
       const loaded = MemoryBank.fromState({
