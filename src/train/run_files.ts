@@ -16,10 +16,13 @@ export interface MetricsLine {
 
 export class RunFiles {
   readonly dir: string;
+  /** False on the ranks of a data-parallel run other than rank 0: every write is then skipped (rank 0 writes the run). */
+  readonly writer: boolean;
   private lineCount: number | undefined;
-  constructor(dir: string) {
+  constructor(dir: string, options: { writer?: boolean } = {}) {
     this.dir = dir;
-    mkdirSync(join(dir, 'checkpoints'), { recursive: true });
+    this.writer = options.writer ?? true;
+    if (this.writer) mkdirSync(join(dir, 'checkpoints'), { recursive: true });
   }
   get configPath(): string {
     return join(this.dir, 'config.json');
@@ -41,10 +44,12 @@ export class RunFiles {
   }
 
   writeJson(path: string, value: unknown): void {
+    if (!this.writer) return;
     writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
   }
 
   appendMetrics(line: MetricsLine): void {
+    if (!this.writer) return;
     appendFileSync(this.metricsLogPath, `${JSON.stringify(line)}\n`);
     if (this.lineCount !== undefined) this.lineCount += 1;
   }
@@ -65,6 +70,7 @@ export class RunFiles {
 
   /** Number of complete lines in metrics.jsonl (stored in each checkpoint). */
   countMetricsLines(): number {
+    if (!this.writer) return 0;
     this.lineCount ??= this.readMetrics().length;
     return this.lineCount;
   }
@@ -74,6 +80,7 @@ export class RunFiles {
    * is logged twice (not even an epoch-start line written at the checkpoint's own step).
    */
   truncateMetrics(keepLines: number): void {
+    if (!this.writer) return;
     const kept = this.readMetrics().slice(0, keepLines);
     this.lineCount = kept.length;
     writeFileAtomic(this.metricsLogPath, kept.map((line) => `${JSON.stringify(line)}\n`).join(''));
