@@ -59,6 +59,13 @@ export class DataParallel {
     this.localRank = context.localRank;
     this.isMainRank = context.isMainRank;
     if (this.worldSize === 1) return;
+    if (config.data.batchSize % this.worldSize !== 0) {
+      throw new ProtosegError(
+        'PROTOSEG_CONFIG_INVALID',
+        `data.batchSize: expected a global batch divisible by the ${this.worldSize} ranks, got ${config.data.batchSize}. ` +
+          `Set data.batchSize to a multiple of ${this.worldSize} (each rank takes batchSize/${this.worldSize} images of every batch), or run on a number of ranks that divides it.`,
+      );
+    }
     const c = context.collectives;
     this.reducer = new GradientReducer(c, params, { bucketBytes: Math.round(config.distributed.bucketMiB * 1024 * 1024) });
     this.undo.push(enableSyncBatchNorm(c, () => !this.wholeBatch && (this.inPass || config.distributed.syncBatchNorm)));
@@ -90,8 +97,8 @@ export class DataParallel {
     throw new ProtosegError(
       'PROTOSEG_CONFIG_INVALID',
       `data.batchSize: expected batches divisible by the ${this.worldSize} ranks, got ${batchSize} for the ${stream} stream ` +
-        (batchSize < this.config.data.batchSize ? `(its dataset has only ${images} images, fewer than data.batchSize ${this.config.data.batchSize}). Use more images (e.g. data.fewShot.images) or ` : '. Set data.batchSize to a multiple of the ranks, or ') +
-        `run on a number of ranks that divides ${batchSize}.`,
+        `(its dataset has only ${images} images, fewer than data.batchSize ${this.config.data.batchSize}, so its batch is the whole dataset). ` +
+        `Use at least ${this.config.data.batchSize} images there (e.g. data.fewShot.images), or a number of ranks that divides ${batchSize}.`,
     );
   }
 
