@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DIST_SKIP } from '../distributed/testing/ranks.js';
+import { DIST_SKIP, isAlive } from '../distributed/testing/ranks.js';
 import { loadCheckpoint, type CheckpointContents } from '../train/checkpoint.js';
 import { makeTempDir, removeTempDir } from '../test_utils/fixtures.js';
 import { lossesOf, readMetricsLines, runCli, startCli, stepLines, tinyRunArgs, tinySynthArgs, waitFor, type CliRun, type MetricsLine, type TinyRunOptions } from './cli_process.js';
@@ -24,9 +24,7 @@ let bench = '';
 
 /** tinyRunArgs on the native backend, one intra-op thread per process unless a set says otherwise; `flags` as they are. */
 function runArgs(runDir: string, run: Omit<TinyRunOptions, 'benchmark'>, sets: string[] = [], flags: string[] = []): string[] {
-  const base = tinyRunArgs({ benchmark: bench, ...run });
-  const at = base.indexOf('--backend');
-  const args = [...base.slice(0, at), ...base.slice(at + 2)];
+  const args = tinyRunArgs({ benchmark: bench, ...run }).filter((a) => a !== '--backend' && a !== 'wasm');
   return ['train', '--out', runDir, ...args, '--backend', 'native', '--set', 'threads=1', ...sets.flatMap((s) => ['--set', s]), ...flags, '--quiet'];
 }
 
@@ -89,15 +87,6 @@ function childPids(pid: number): number[] {
       }
     })
     .map(Number);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 before(async () => {
@@ -191,7 +180,7 @@ describe('a full short pcs run on 2 ranks, kill and resume (real processes, 127.
     launcher.child.kill('SIGKILL');
     assert.equal((await launcher.done).signal, 'SIGKILL');
     // The ranks watch a pipe from the launcher and stop when it closes.
-    await waitFor(() => ranks.every((pid) => !alive(pid)), 20_000, `ranks ${ranks.join(', ')} to exit after their launcher died`);
+    await waitFor(() => ranks.every((pid) => !isAlive(pid)), 20_000, `ranks ${ranks.join(', ')} to exit after their launcher died`);
     const stepAtKill = lastStep(runDir);
     assert.ok(stepAtKill < TOTAL, `killed before the end (step ${stepAtKill})`);
 

@@ -48,7 +48,7 @@ export async function evaluateSplit(model: SegmentationModel, dataset: Dataset, 
   let cellImages = 0;
   const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => model.predictLogits(images);
   const evaluated = await evaluateConfusion(predictLogits, samples, {
-    ...(progress ? { progress: { start: (_l: string, total: number) => progress.start(options.label ?? 'evaluate', total), tick: (n?: number) => progress.tick(n), end: () => progress.end() } } : {}),
+    ...(progress ? { progress: { start: (_l: string, total: number) => progress.start(`${options.label ?? 'evaluate'}${shard !== undefined ? ` (rank ${shard.rank}'s ${mine.samples.length} of ${limited.samples.length} images)` : ''}`, total), tick: (n?: number) => progress.tick(n), end: () => progress.end() } } : {}),
     total: mine.samples.length,
     onPrediction: options.cellHead
       ? (sample) => {

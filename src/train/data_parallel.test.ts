@@ -11,7 +11,7 @@ import { batchMeanDenominator, rankReducer } from '../losses/batch_mean.js';
 import { createModel } from '../models/segmentation_model.js';
 import { initTestBackend } from '../test_utils/backend.js';
 import type { CheckpointContents } from './checkpoint.js';
-import { DataParallel, sharedCheckpoint, sharedValue } from './data_parallel.js';
+import { checkGlobalBatch, DataParallel, sharedCheckpoint, sharedValue, threadsPerRank } from './data_parallel.js';
 
 before(async () => {
   await initTestBackend();
@@ -41,13 +41,16 @@ describe('DataParallel', () => {
     const batch = bankBatch();
     assert.equal(dp.exchangeBankBatch(batch, 2), batch);
     assert.equal(rankReducer(), undefined);
-    assert.equal(dp.threads(0), 0);
     assert.equal(dp.checkReplicas(5, () => []), 0);
     dp.checkStreamBatch('labelled', 3, 3);
   });
 
   it('two ranks: refuses a global batch the ranks cannot split, and a stream whose small dataset gives one, naming the key and the fix', () => {
     assert.throws(() => new DataParallel(twoRanks(), config({ data: { batchSize: 3 } }), []), (e) => e instanceof ProtosegError && e.code === 'PROTOSEG_CONFIG_INVALID' && /^data\.batchSize: expected a global batch divisible by the 2 ranks, got 3\. Set data\.batchSize to a multiple of 2/.test(e.message));
+    checkGlobalBatch(config({ data: { batchSize: 3 } }), 1);
+    assert.equal(threadsPerRank(config(), twoRanks()), 1, 'threads 0: cores / ranks on this machine');
+    assert.equal(threadsPerRank(config({ threads: 3 }), twoRanks()), 3);
+    assert.equal(threadsPerRank(config(), singleProcessContext()), 0, 'one process: 0 stays all cores');
     const dp = (open = new DataParallel(twoRanks(), config(), []));
     assert.throws(() => dp.checkStreamBatch('labelled', 3, 3), /data\.batchSize: expected batches divisible by the 2 ranks, got 3 for the labelled stream \(its dataset has only 3 images, fewer than data\.batchSize 4, so its batch is the whole dataset\)\. Use at least 4 images there \(e\.g\. data\.fewShot\.images\)/);
     dp.checkStreamBatch('labelled', 4, 10);
@@ -61,8 +64,6 @@ describe('DataParallel', () => {
       assert.equal(batchMeanDenominator(3, 'x'), 3, 'global count 6 over 2 ranks (the fake peer has the same 3)');
       assert.deepEqual(dp.shard, { rank: 0, worldSize: 2 });
       assert.deepEqual(dp.passLoaderOptions, { shard: { rank: 0, worldSize: 2 }, sequentialShard: 'batch' });
-      assert.equal(dp.threads(0), 1);
-      assert.equal(dp.threads(3), 3);
       // A pass over 5 images in batches of 4: batch 0 split, batch 1 (1 image < 2 ranks) whole on each rank.
       const pass = dp.beginPass(5, 4);
       pass.batch(0);

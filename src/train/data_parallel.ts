@@ -59,13 +59,7 @@ export class DataParallel {
     this.localRank = context.localRank;
     this.isMainRank = context.isMainRank;
     if (this.worldSize === 1) return;
-    if (config.data.batchSize % this.worldSize !== 0) {
-      throw new ProtosegError(
-        'PROTOSEG_CONFIG_INVALID',
-        `data.batchSize: expected a global batch divisible by the ${this.worldSize} ranks, got ${config.data.batchSize}. ` +
-          `Set data.batchSize to a multiple of ${this.worldSize} (each rank takes batchSize/${this.worldSize} images of every batch), or run on a number of ranks that divides it.`,
-      );
-    }
+    checkGlobalBatch(config, this.worldSize);
     const c = context.collectives;
     this.reducer = new GradientReducer(c, params, { bucketBytes: Math.round(config.distributed.bucketMiB * 1024 * 1024) });
     this.undo.push(enableSyncBatchNorm(c, () => !this.wholeBatch && (this.inPass || config.distributed.syncBatchNorm)));
@@ -76,11 +70,6 @@ export class DataParallel {
   /** trainStep's reduceGradients hook (undefined in one process). */
   get reduceGradients(): ((local: StepGradients) => StepGradients) | undefined {
     return this.reducer?.hook;
-  }
-
-  /** Native intra-op threads when the config leaves `threads` at 0: all cores in one process, cores / ranks on this machine otherwise. */
-  threads(configured: number): number {
-    return configured > 0 || this.worldSize === 1 ? configured : this.context.defaultThreads;
   }
 
   /** The BatchLoader shard of every training stream (undefined in one process). */
@@ -193,6 +182,24 @@ export class DataParallel {
   dispose(): void {
     for (const undo of this.undo.splice(0).reverse()) undo();
   }
+}
+
+/** Refuses a global batch (data.batchSize) that `worldSize` ranks cannot split, naming the key and the fix. */
+export function checkGlobalBatch(config: Config, worldSize: number): void {
+  if (config.data.batchSize % worldSize === 0) return;
+  throw new ProtosegError(
+    'PROTOSEG_CONFIG_INVALID',
+    `data.batchSize: expected a global batch divisible by the ${worldSize} ranks, got ${config.data.batchSize}. ` +
+      `Set data.batchSize to a multiple of ${worldSize} (each rank takes batchSize/${worldSize} images of every batch), or run on a number of ranks that divides it.`,
+  );
+}
+
+/**
+ * Native intra-op threads per process: the config's `threads`, or when it is 0 (all cores) in a
+ * data-parallel run, the cores divided by the ranks on this machine.
+ */
+export function threadsPerRank(config: Config, context: DistributedContext): number {
+  return context.worldSize > 1 && config.threads === 0 ? context.defaultThreads : config.threads;
 }
 
 /** Runs `compute` on rank 0 and gives its JSON value, or its error, to every rank. One process: `compute()`. */

@@ -146,6 +146,12 @@ describe('baselineKey', () => {
     assert.equal(baselineKey(validateConfig({ threads: 1 }), 'wasm'), baselineKey(validateConfig({ threads: 2 }), 'wasm'), 'threads only matter on native');
     assert.notEqual(baselineKey(validateConfig({ seed: 1 }), 'native'), key);
     assert.equal(baselineKey(validateConfig({ optimizer: { adaptLrMultiplier: 0.5 } }), 'native'), key, 'adaptation-only settings reuse the baseline');
+    // Data-parallel: the ranks and their batch norm change summation order; one rank keeps the one-process key.
+    assert.equal(baselineKey(config, 'native', { ranks: 1 }), key);
+    assert.notEqual(baselineKey(config, 'native', { ranks: 2 }), key);
+    assert.notEqual(baselineKey(config, 'native', { ranks: 2 }), baselineKey(validateConfig({ distributed: { syncBatchNorm: false } }), 'native', { ranks: 2 }));
+    assert.equal(baselineKey(config, 'wasm'), baselineKey(validateConfig({ distributed: { syncBatchNorm: false, replicaCheckEvery: 5 } }), 'wasm'), 'distributed settings do not matter in one process');
+    assert.notEqual(baselineKey(config, 'native', { threads: 1 }), baselineKey(config, 'native', { threads: 2 }), 'the threads a rank actually uses');
   });
 });
 

@@ -33,7 +33,7 @@ import { writeReport } from '../report/report.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
 import { BatchStream, type StreamPosition } from './batch_stream.js';
 import { loadLatestCheckpoint, saveCheckpoint, type CheckpointContents } from './checkpoint.js';
-import { DataParallel, sharedCheckpoint, sharedValue } from './data_parallel.js';
+import { checkGlobalBatch, DataParallel, sharedCheckpoint, sharedValue, threadsPerRank } from './data_parallel.js';
 import type { NamedValues } from '../distributed/state_sync.js';
 import { prepareData } from './data_setup.js';
 import { Optimizer, type OptimizerState, type TrainableParam } from './optimizer.js';
@@ -237,15 +237,13 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     });
     resumeFrom = sharedCheckpoint(distributed, () => loadLatestCheckpoint(files.latestCheckpoint, warn));
   }
+  checkGlobalBatch(config, distributed.worldSize);
   files.writeJson(files.configPath, config);
   const spec = methodSpec(config.method);
 
-  const threadsWanted = distributed.worldSize > 1 && config.threads === 0 ? distributed.defaultThreads : config.threads;
+  const threadsWanted = threadsPerRank(config, distributed);
   const backend = await initBackend(config.backend, { threads: threadsWanted });
   log(`backend: ${backend.name} (${backend.reason})`);
-  if (distributed.worldSize > 1) {
-    log(`data-parallel: ${distributed.worldSize} ranks, ${config.data.batchSize / distributed.worldSize} images of every batch of ${config.data.batchSize} each; ${config.distributed.syncBatchNorm ? 'synchronised' : 'per-rank'} batch norm`);
-  }
   const threads = threadsWanted || availableParallelism();
   const hint = busyCoresHint(backend.name, threads, loadavg()[0]!, availableParallelism());
   // A log line, not a warning: nothing is wrong with the run, and the load may be from before it.
@@ -253,6 +251,9 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   const model = createModel({ ...config.model, seed: config.seed });
   const params = trainableParams(model);
   const dp = new DataParallel(distributed, config, params);
+  if (dp.worldSize > 1) {
+    log(`data-parallel: ${dp.worldSize} ranks, ${config.data.batchSize / dp.worldSize} images of every batch of ${config.data.batchSize} each, ${config.distributed.syncBatchNorm ? 'synchronised' : 'per-rank'} batch norm, ${threads} thread(s) per rank`);
+  }
   // The cached benchmark and the run's few-shot list: written by one rank per machine, then read by the others.
   const data = await dp.inTurn(() => prepareData(config, { runDir: files.dir, progress, warn }));
   log(`model: ${model.summary()}`);
