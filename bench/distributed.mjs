@@ -7,11 +7,16 @@
 //    Debian's python3-torch, /usr/bin/python3); plus one all-reduce of all gradients as one buffer.
 // 2. training throughput of the default model (trainStep, Adam, synchronised BN, reducer) on 1 rank
 //    with the global batch vs 2 ranks with half of it each, 1 intra-op thread per rank.
+// 3. the real trainer: `protoseg train` (default method pcs, default model and batch 4, on a small
+//    copy of the built-in benchmark at its default 64x128) on 1 process vs `--nproc-per-node 2`
+//    (synchronised BN, and per-rank BN), 1 native thread per rank: seconds per warm-up step and per
+//    adaptation iteration (medians of metrics.jsonl's secondsPerStep) and the whole run's wall time.
 // Rounds alternate between the contenders so drifting machine load hits all of them alike.
 // Usage: node bench/distributed.mjs [--rounds 3] [--iters 20] [--step-iters 8] [--bucket-bytes 26214400]
-//        [--python /usr/bin/python3] [--skip-torch] [--skip-step]
+//        [--python /usr/bin/python3] [--skip-torch] [--skip-step] [--skip-trainer] [--trainer-steps 24]
 // Needs `npm run build` and the addon built with its distributed part (scripts/build_native.mjs).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +37,8 @@ const { values: opts } = parseArgs({
     python: { type: 'string', default: '/usr/bin/python3' },
     'skip-torch': { type: 'boolean', default: false },
     'skip-step': { type: 'boolean', default: false },
+    'skip-trainer': { type: 'boolean', default: false },
+    'trainer-steps': { type: 'string', default: '24' },
   },
 });
 const support = distributedSupport();
@@ -62,9 +69,39 @@ async function onRanks(nproc, command, args, env = {}) {
   return JSON.parse(out[0].trim().split('\n').pop());
 }
 
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rounds = Number(opts.rounds);
 const reduceRows = [];
 const stepRows = [];
+const trainerRows = [];
+const bin = join(here, '..', 'bin', 'protoseg.js');
+const benchDir = join(dir, 'benchmark');
+const synthetic = { sourceImages: 40, targetImages: 40, valImages: 8 };
+const trainerSteps = Number(opts['trainer-steps']);
+if (!opts['skip-trainer']) {
+  const r = spawnSync(process.execPath, [bin, 'synth', '--out', benchDir, '--source', String(synthetic.sourceImages), '--target', String(synthetic.targetImages), '--val', String(synthetic.valImages), '--quiet'], { stdio: 'inherit' });
+  if (r.status !== 0) throw new Error('protoseg synth failed');
+}
+/** One `protoseg train` run (warm-up and adaptation of trainerSteps each); secondsPerStep medians by phase, wall time. */
+function trainerRun(round, ranks, syncBn) {
+  const out = join(dir, `run-${round}-${ranks}-${syncBn}`);
+  const sets = [
+    `train.steps=${trainerSteps}`, 'train.epochs=1', `train.stepsPerEpoch=${trainerSteps}`, 'train.logEvery=4', `train.checkpointEvery=${trainerSteps * 4}`,
+    'train.reuseBaseline=false', 'eval.maxImages=8', 'threads=1', `distributed.syncBatchNorm=${syncBn}`,
+    `data.source.root=${benchDir}`, `data.target.root=${benchDir}`, ...Object.entries(synthetic).map(([k, v]) => `data.synthetic.${k}=${v}`),
+  ];
+  const args = [bin, 'train', ...(ranks > 1 ? ['--nproc-per-node', String(ranks)] : []), '--backend', 'native', '--out', out, '--quiet', ...sets.flatMap((s) => ['--set', s])];
+  const started = performance.now();
+  const r = spawnSync(process.execPath, args, { env: { ...process.env, OMP_NUM_THREADS: '1' }, encoding: 'utf8' });
+  const wall = (performance.now() - started) / 1000;
+  if (r.status !== 0) throw new Error(`protoseg train (${ranks} ranks) failed: ${r.stderr}`);
+  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  // The first line of each phase includes start-up (decoding ahead, the method's init): left out.
+  const per = (phase) => median(lines.filter((l) => l.phase === phase && l.secondsPerStep !== null).slice(1).map((l) => l.secondsPerStep));
+  const target = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')).target.mIoU;
+  rmSync(out, { recursive: true, force: true });
+  return { round, ranks, syncBn, warmup: per('warmup'), adapt: per('adapt'), wall, target };
+}
 try {
   for (let round = 0; round < rounds; round++) {
     const node = (backend) => onRanks(2, process.execPath, [join(here, 'distributed_rank.mjs'), 'allreduce', shapesFile, opts.iters, opts['bucket-bytes']], { PROTOSEG_BENCH_BACKEND: backend });
@@ -76,12 +113,12 @@ try {
         stepRows.push({ round, ...(await onRanks(nproc, process.execPath, [join(here, 'distributed_rank.mjs'), 'step', opts['step-iters'], String(config.data.batchSize), bn])) });
       }
     }
+    if (!opts['skip-trainer']) for (const [ranks, syncBn] of [[1, true], [2, true], [2, false]]) trainerRows.push(trainerRun(round, ranks, syncBn));
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log('\nall-reduce of one step of gradients, 2 ranks on 127.0.0.1 (ms, median of iterations; per round):');
 for (const who of [...new Set(reduceRows.map((r) => `${r.who} (${r.backend})`))]) {
   const rows = reduceRows.filter((r) => `${r.who} (${r.backend})` === who);
@@ -105,5 +142,21 @@ if (stepRows.length > 0) {
   for (const [label, pick] of variants.slice(1)) {
     const speedups = stepRows.filter(pick).map((r) => r.imagesPerSecond / stepRows.find((o) => o.worldSize === 1 && o.round === r.round).imagesPerSecond);
     console.log(`  throughput (${label}) / (1 rank), same round: ${speedups.map((x) => x.toFixed(2)).join(', ')} (median ${median(speedups).toFixed(2)})`);
+  }
+}
+if (trainerRows.length > 0) {
+  console.log(`\nprotoseg train (pcs, default model, global batch ${config.data.batchSize} at ${config.data.synthetic.height}x${config.data.synthetic.width}, ${trainerSteps} warm-up steps + ${trainerSteps} adaptation iterations, 1 native thread per rank):`);
+  const variants = [
+    ['1 process', (r) => r.ranks === 1],
+    ['2 ranks, sync BN', (r) => r.ranks === 2 && r.syncBn],
+    ['2 ranks, per-rank BN', (r) => r.ranks === 2 && !r.syncBn],
+  ];
+  for (const [label, pick] of variants) {
+    const rows = trainerRows.filter(pick);
+    console.log(`  ${label.padEnd(22)} s/warm-up step ${rows.map((r) => r.warmup.toFixed(3)).join(', ')}; s/adaptation iteration ${rows.map((r) => r.adapt.toFixed(3)).join(', ')}; run ${rows.map((r) => r.wall.toFixed(1)).join(', ')} s; target mIoU ${rows.map((r) => r.target.toFixed(1)).join(', ')}`);
+  }
+  for (const [label, pick] of variants.slice(1)) {
+    const ratios = (key) => trainerRows.filter(pick).map((r) => trainerRows.find((o) => o.ranks === 1 && o.round === r.round)[key] / r[key]);
+    console.log(`  throughput (${label}) / (1 process), same round: warm-up ${ratios('warmup').map((x) => x.toFixed(2)).join(', ')}; adaptation ${ratios('adapt').map((x) => x.toFixed(2)).join(', ')}; whole run ${ratios('wall').map((x) => x.toFixed(2)).join(', ')}`);
   }
 }

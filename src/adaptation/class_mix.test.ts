@@ -1,10 +1,23 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { batchImageRng } from '../data/batch_loader.js';
 import { Rng } from '../data/rng.js';
 import { ProtosegError } from '../errors.js';
 import { classMix, pickMixClasses, presentClasses } from './class_mix.js';
 
 describe('classMix', () => {
+  it('per-image streams (batchImageRng): a target image gets the same classes in the whole batch and in a shard of it', () => {
+    // Two 1x6 images per domain with several classes each.
+    const labels = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+    const source = { images: Float32Array.from({ length: 36 }, (_, i) => i), labels, batchSize: 2 };
+    const target = { images: new Float32Array(36), labels: new Uint8Array(12).fill(255), weights: new Float32Array(12), batchSize: 2 };
+    const whole = classMix(source, target, 1, 6, batchImageRng({ shardOffset: 0 }, 1, 2));
+    const second = (b: { images: Float32Array; labels: Uint8Array; weights?: Float32Array }, n: number) => ({ ...b, images: b.images.subarray(18), labels: b.labels.subarray(6), ...(b.weights ? { weights: b.weights.subarray(6) } : {}), batchSize: n });
+    const shard = classMix(second(source, 1), second(target, 1) as typeof target, 1, 6, batchImageRng({ shardOffset: 1 }, 1, 2));
+    assert.deepEqual(shard.classes[0], whole.classes[1]);
+    assert.deepEqual(Array.from(shard.labels), Array.from(whole.labels.subarray(6)));
+  });
+
   it('presentClasses skips ignore; pickMixClasses takes half (rounded up) of them', () => {
     assert.deepEqual(presentClasses(Uint8Array.from([3, 255, 0, 3, 18])), [0, 3, 18]);
     const picked = pickMixClasses([0, 3, 18], new Rng(1));

@@ -55,9 +55,10 @@ export interface MixedBatch {
 
 /**
  * Target image b receives half of the classes of source image b mod (source batch size). Both batches
- * must have the same height and width (data.crop or data.resize gives every domain one size).
+ * must have the same height and width (data.crop or data.resize gives every domain one size). `rng`
+ * draws the classes: one stream for the batch, or one per target image (batchImageRng).
  */
-export function classMix(source: MixSource, target: MixTarget, height: number, width: number, rng: Rng): MixedBatch {
+export function classMix(source: MixSource, target: MixTarget, height: number, width: number, rngs: Rng | ((image: number) => Rng)): MixedBatch {
   const size = height * width;
   if (source.images.length !== source.batchSize * size * 3 || source.labels.length !== source.batchSize * size) {
     throw new ProtosegError('PROTOSEG_SHAPE_MISMATCH', `classMix: expected source images and labels of ${source.batchSize} x ${height}x${width}, got ${source.images.length / 3} and ${source.labels.length} pixels. Source and target batches must share one size: set data.crop or data.resize.`);
@@ -73,7 +74,7 @@ export function classMix(source: MixSource, target: MixTarget, height: number, w
   const classes: number[][] = [];
   for (let b = 0; b < target.batchSize; b++) {
     const s = b % source.batchSize;
-    const chosen = pickMixClasses(presentClasses(source.labels, s * size, size), rng);
+    const chosen = pickMixClasses(presentClasses(source.labels, s * size, size), typeof rngs === 'function' ? rngs(b) : rngs);
     classes.push(chosen);
     const pick = new Uint8Array(256);
     for (const c of chosen) pick[c] = 1;

@@ -10,6 +10,7 @@ import type { Batch } from '../data/batch_loader.js';
 import { hashSeed } from '../data/rng.js';
 import { ProtosegError } from '../errors.js';
 import { downsampleLabels } from '../losses/cell_labels.js';
+import { globalBatchMean } from '../losses/batch_mean.js';
 import { cosineCrossEntropyLoss } from '../losses/cosine_cross_entropy_loss.js';
 import { crossDomainEntropyLoss } from '../losses/cross_domain_entropy_loss.js';
 import { maxSquaresLoss } from '../losses/max_squares_loss.js';
@@ -55,6 +56,10 @@ export interface ProtoAdapterOptions {
   labelledSourceIds: ReadonlySet<string>;
   /** Ground-truth diagnostics: region labels and clusterings are reported to it (never read back). */
   diagnostics?: Diagnostics;
+  /** Data-parallel runs (MethodContext's): every bank write gathered over the ranks (default: the batch itself). */
+  exchangeBankBatch?: (batch: BankBatch, dims: number) => BankBatch;
+  /** Data-parallel runs: a data-dependent branch taken alike on every rank (default: the flag itself). */
+  anyRank?: (flag: boolean) => boolean;
 }
 
 /** Epoch-start statistics for metrics.jsonl. */
@@ -213,7 +218,8 @@ export class ProtoAdapter {
     const key = domain === 'source' ? 'src' : 'tgt';
     const other: Domain = domain === 'source' ? 'target' : 'source';
     const { pcs } = this.options;
-    if (embeddings.shape[0] === 0) return;
+    const anyRank = this.options.anyRank ?? ((flag: boolean) => flag);
+    if (!anyRank(embeddings.shape[0] > 0)) return;
     if (this.active('protoNce', epoch) && this.clusters[domain].length > 0) {
       const runs = this.clusteringRuns(domain, bankBatch);
       terms[`loss/${key}/protoNce`] = tf.mul(protoNceLoss({ embeddings, runs }, { concentrationFloor: pcs.phiFloor }), this.weight('protoNce'));
@@ -229,12 +235,13 @@ export class ProtoAdapter {
     if (!wantEntropy && !wantDiversity) return;
     // MIM on unlabelled instances only (labelled source instances have ground truth).
     const rows = unlabelledMask.flatMap((unlabelled, b) => (unlabelled ? [...bankBatch.imageIndex.keys()].filter((j) => bankBatch.imageIndex[j] === b) : []));
-    if (rows.length === 0) return;
+    if (!anyRank(rows.length > 0)) return;
     const probs = tf.softmax(this.model.classifier.forward(tf.gather(embeddings, tf.tensor1d(rows, 'int32'))));
     if (wantEntropy) terms[`loss/${key}/mimEntropy`] = tf.mul(mimEntropyLoss({ probs }), this.weight('mimEntropy'));
     if (wantDiversity) {
-      const batchMean = tf.mean(probs, 0).dataSync(); // freed with the step's tape scope
-      this.classMarginal = updateClassMarginal(this.classMarginal.q, this.classMarginal.n, batchMean, rows.length);
+      // The mean prediction of the global batch's instances (every rank's, in a data-parallel run).
+      const batch = globalBatchMean(tf.sum(probs, 0).dataSync(), rows.length, 'mimDiversity class marginal'); // freed with the step's tape scope
+      this.classMarginal = updateClassMarginal(this.classMarginal.q, this.classMarginal.n, batch.mean, batch.count);
       terms[`loss/${key}/mimDiversity`] = tf.mul(mimDiversityLoss({ probs, classMarginal: this.classMarginal.q }), this.weight('mimDiversity'));
     }
   }
@@ -303,7 +310,8 @@ export class ProtoAdapter {
 
   /** After the optimiser step: momentum updates of the visited slots with the pre-step embeddings. */
   applyBankUpdates(plan: StepPlan): void {
-    for (const { domain, batch } of plan.bankUpdates) this.bank(domain).visit(batch);
+    const exchange = this.options.exchangeBankBatch ?? ((batch: BankBatch) => batch);
+    for (const { domain, batch } of plan.bankUpdates) this.bank(domain).visit(exchange(batch, this.bank(domain).dims));
   }
 
   /**
@@ -319,7 +327,7 @@ export class ProtoAdapter {
           return self.instancesOf(domain, batch, out.embeddings, out.cellLogits).bankBatch;
         });
         onBatch?.(batch.batchSize);
-        yield bankBatch;
+        yield self.options.exchangeBankBatch?.(bankBatch, self.bank(domain).dims) ?? bankBatch;
       }
     }
     return this.bank(domain).initFromPass(bankBatches());

@@ -240,6 +240,15 @@ export const configSchema = z.strictObject({
     .prefault({})
     .describe('the default method (pcs): self-training with an EMA teacher, ClassMix, strong augmentation, per-domain BN statistics, and PCS prototypes on the decoder features that rectify the pseudo-labels; pcs.kList / kmeansInit / kmeansIterations / minCells / bankMomentum / phiFloor / crossTemperature set the prototype machinery'),
 
+  distributed: z
+    .strictObject({
+      syncBatchNorm: z.boolean().default(true).describe('data-parallel runs (more than one rank): batch norm uses the statistics of the global batch, every rank\'s images together, so N ranks train as one process with the whole batch (off: each rank normalises with its own shard\'s statistics, and rank 0\'s moving statistics are copied to every rank after each step, as in PyTorch DDP)'),
+      replicaCheckEvery: nonNegativeInt().default(0).describe('data-parallel debug mode: every this many steps, check that every rank holds bitwise the same weights, optimiser state, EMA teacher, memory banks and run state (a hash per tensor); fails naming the first that differs (0: off)'),
+      bucketMiB: z.number().positive().max(1024).default(25).describe('data-parallel: gradients are averaged in buckets of about this many MiB, one collective each (PyTorch DDP\'s bucket_cap_mb)'),
+    })
+    .prefault({})
+    .describe('data-parallel training over several processes and machines (protoseg train --nproc-per-node N); ignored in one process'),
+
   eval: z
     .strictObject({
       batchSize: positiveInt().max(256).default(4).describe('images per batch of the no-grad memory-bank initialisation pass (evaluation itself runs one image at a time)'),

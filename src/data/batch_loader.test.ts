@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { DataError, ProtosegError } from '../errors.js';
-import { BatchLoader, denormalize, normalizeInto, type Batch } from './batch_loader.js';
+import { BatchLoader, batchImageRng, denormalize, normalizeInto, type Batch } from './batch_loader.js';
 import { shardSamples, type Dataset, type LoadOptions, type SampleRef } from './dataset.js';
 import { Gta5Dataset } from './gta5.js';
 import { buildGta5Tree, makeTempDir, removeTempDir } from '../test_utils/fixtures.js';
@@ -190,6 +190,8 @@ describe('BatchLoader data-parallel shards', () => {
       assert.deepEqual([...p0.ids, ...p1.ids], whole[b]!.ids);
       assert.deepEqual([...p0.images, ...p1.images], Array.from(whole[b]!.images));
       assert.deepEqual([...p0.labels!, ...p1.labels!], Array.from(whole[b]!.labels!));
+      // Each shard says where it sits in the global batch (per-image random streams key on it).
+      assert.deepEqual([whole[b]!.shardOffset, p0.shardOffset, p1.shardOffset], [0, 0, 1]);
     }
     const loader = new BatchLoader(dataset, { ...train, batchSize: 4, shard: { rank: 1, worldSize: 2 } });
     assert.equal(loader.numBatches, 1);
@@ -210,6 +212,24 @@ describe('BatchLoader data-parallel shards', () => {
     assert.deepEqual(ids, [['00001', '00002'], ['00003', '00004'], ['00005', '00006', '00007']]);
     assert.deepEqual([0, 1, 2].map((rank) => shardSamples(dataset, { rank, worldSize: 3 }).samples.map((s) => s.id)), ids);
     assert.equal(shardSamples(dataset, { rank: 0, worldSize: 1 }), dataset);
+  });
+
+  test("sequential with sequentialShard 'batch': each rank its part of every batch (a batch smaller than the ranks whole to each), the same number of batches everywhere", async () => {
+    const options = { batchSize: 3, normalization: 'imagenet' as const, mode: 'sequential' as const, sequentialShard: 'batch' as const };
+    const whole = await collect(new BatchLoader(dataset, { batchSize: 3, normalization: 'imagenet', mode: 'sequential' }));
+    const parts = await Promise.all([0, 1].map((rank) => collect(new BatchLoader(dataset, { ...options, shard: { rank, worldSize: 2 } }))));
+    // 7 samples in batches of 3, 3 and 1: split 1+2, 1+2; the last one (fewer images than ranks) whole to both.
+    assert.deepEqual(parts.map((p) => p.map((b) => b.ids)), [[['00001'], ['00004'], ['00007']], [['00002', '00003'], ['00005', '00006'], ['00007']]]);
+    assert.deepEqual(parts.map((p) => p.map((b) => b.shardOffset)), [[0, 0, 0], [1, 1, 0]]);
+    for (let b = 0; b < 2; b++) assert.deepEqual([...parts[0]![b]!.images, ...parts[1]![b]!.images], Array.from(whole[b]!.images));
+    assert.equal(new BatchLoader(dataset, { ...options, shard: { rank: 1, worldSize: 2 } }).numBatches, 3);
+  });
+
+  test('batchImageRng: an image draws the same stream whatever shard of the batch holds it', () => {
+    const draws = (offset: number, image: number) => Array.from({ length: 3 }, ((rng) => () => rng.next())(batchImageRng({ shardOffset: offset }, 4, 5)(image)));
+    assert.deepEqual(draws(2, 1), draws(0, 3));
+    assert.deepEqual(batchImageRng({}, 4, 5)(3).next(), batchImageRng({ shardOffset: 0 }, 4, 5)(3).next());
+    assert.notDeepEqual(draws(0, 2), draws(0, 3));
   });
 });
 

@@ -33,6 +33,22 @@ export interface Batch {
   /** Equal to height/width except in sequential mode with labelResolution 'original'. */
   labelHeight: number;
   labelWidth: number;
+  /**
+   * Data-parallel train batches: the index of this batch's first image in the global batch it is a
+   * shard of (rank x batchSize / worldSize); 0 or absent otherwise. Per-image randomness seeded by
+   * this index plus the image's place in the shard is the same on N ranks as in one process.
+   */
+  shardOffset?: number;
+}
+
+/**
+ * Per-image random streams of a batch: image b's stream is seeded by `parts` and its index in the
+ * global batch (shardOffset + b), so a data-parallel shard draws for each image what one process that
+ * holds the whole batch draws for it.
+ */
+export function batchImageRng(batch: Pick<Batch, 'shardOffset'>, ...parts: number[]): (image: number) => Rng {
+  const offset = batch.shardOffset ?? 0;
+  return (image) => new Rng(hashSeed(...parts, offset + image));
 }
 
 export interface BatchLoaderOptions {
@@ -63,9 +79,13 @@ export interface BatchLoaderOptions {
    * Data-parallel shard: this process is rank `rank` of `worldSize`. train: `batchSize` stays the
    * global batch; each rank yields its consecutive batchSize/worldSize samples of every global batch,
    * with the order and augmentation of the single-process run (so the ranks' batches together are the
-   * one-process batch). sequential: each rank reads its own contiguous part of the dataset.
+   * one-process batch). sequential: each rank reads its own contiguous part of the dataset, or with
+   * `sequentialShard: 'batch'` its part of every batch (shardRange of the batch; a batch of fewer
+   * images than ranks goes whole to every rank), so the ranks' batches together are the one-process batch.
    */
   shard?: { rank: number; worldSize: number };
+  /** sequential mode with a shard: 'part' (default: a contiguous part of the dataset per rank) or 'batch' (a part of every batch). */
+  sequentialShard?: 'part' | 'batch';
 }
 
 /** Normalises 8-bit RGB (HWC) into `out` (Float32) at `offset`. */
@@ -159,6 +179,7 @@ export class BatchLoader {
       prefetch: Math.max(1, Math.floor(options.prefetch ?? 2)),
       dropLast: options.dropLast ?? mode === 'train',
       labelResolution: options.labelResolution ?? 'image',
+      sequentialShard: options.sequentialShard ?? 'part',
       ...(options.resize ? { resize: options.resize } : {}),
       ...(options.crop ? { crop: options.crop } : {}),
     };
@@ -186,9 +207,10 @@ export class BatchLoader {
     return order;
   }
 
-  /** Sequential mode: the dataset indices of this rank's contiguous part (all of them for one rank). */
+  /** Sequential mode: the dataset indices of this rank's contiguous part (all of them for one rank, or when every batch is split). */
   private sequentialPart(): number[] {
-    const [start, end] = shardRange(this.dataset.samples.length, this.shard.rank, this.shard.worldSize);
+    const split = this.options.sequentialShard === 'part';
+    const [start, end] = split ? shardRange(this.dataset.samples.length, this.shard.rank, this.shard.worldSize) : [0, this.dataset.samples.length];
     return Array.from({ length: end - start }, (_, i) => start + i);
   }
 
@@ -197,7 +219,11 @@ export class BatchLoader {
     const b = this.options.batchSize;
     const start = batchIndex * b;
     const size = Math.min(b, total - start);
-    if (this.options.mode === 'sequential') return Array.from({ length: size }, (_, k) => start + k);
+    if (this.options.mode === 'sequential') {
+      const { rank, worldSize } = this.shard;
+      const [from, to] = this.options.sequentialShard === 'batch' && size >= worldSize ? shardRange(size, rank, worldSize) : [0, size];
+      return Array.from({ length: to - from }, (_, k) => start + from + k);
+    }
     const per = size / this.shard.worldSize;
     return Array.from({ length: per }, (_, k) => start + this.shard.rank * per + k);
   }
@@ -282,6 +308,7 @@ export class BatchLoader {
       width: first.width,
       labelHeight: first.labelHeight,
       labelWidth: first.labelWidth,
+      shardOffset: positions[0]! - batchIndex * this.options.batchSize,
     };
     if (labels !== undefined) batch.labels = labels;
     return batch;

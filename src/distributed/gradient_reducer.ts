@@ -32,7 +32,7 @@ export interface ReducibleParam {
 }
 
 /** 32-bit FNV-1a of the names joined, as a non-negative number (exact in a Float64Array). */
-function namesHash(names: readonly string[]): number {
+export function namesHash(names: readonly string[]): number {
   let h = 0x811c9dc5;
   for (const name of names) {
     for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);

@@ -78,6 +78,22 @@ describe('syncBatchNormTraining on one rank', () => {
     tf.dispose([w, ...inputs]);
   });
 
+  it('stays as accurate as the single-process op when |mean| >> std (x = 100 + 0.01 * noise): output and input gradient', () => {
+    const c = new SingleProcessCollectives();
+    tf.tidy(() => {
+      const offset = tf.add(tf.mul(x(), 0.01), 100) as tf.Tensor4D;
+      const w = tf.tensor4d(seeded(72, 4), shape);
+      const sync = syncBatchNormTraining(c, offset, gamma(), beta(), 1e-5);
+      const ref = composedBatchNormTraining(offset, gamma(), beta(), 1e-5);
+      // x*scale + (beta - mean*scale) lost ~4 digits here (measured 2e-3; scale ~100, x*scale ~1e4).
+      assert.ok(maxAbs(sync.y.dataSync(), ref.y.dataSync()) < 1e-5, `y differs by ${maxAbs(sync.y.dataSync(), ref.y.dataSync())}`);
+      const gradOf = (bn: typeof composedBatchNormTraining) => tf.grad((a: tf.Tensor) => tf.sum(tf.mul(bn(a as tf.Tensor4D, gamma(), beta(), 1e-5).y, w)) as tf.Scalar)(offset);
+      const [gs, gr] = [gradOf((a, g, b, e) => syncBatchNormTraining(c, a, g, b, e)), gradOf(composedBatchNormTraining)];
+      const scale = Math.max(...Array.from(gr.dataSync(), Math.abs));
+      assert.ok(maxAbs(gs.dataSync(), gr.dataSync()) < 1e-3 * scale, `dx differs by ${maxAbs(gs.dataSync(), gr.dataSync())} of ${scale}`);
+    });
+  });
+
   it('rejects inputs of other shapes, naming them', () => {
     tf.tidy(() => assert.throws(() => syncBatchNormTraining(new SingleProcessCollectives(), x(), tf.ones([2]), beta()), /syncBatchNormTraining: expected x \[batch, height, width, C\] with gamma and beta \[C\], got x \[2,3,4,3\], gamma \[2\]/));
   });
@@ -100,6 +116,15 @@ describe('enableSyncBatchNorm', () => {
     tf.tidy(() => bn.forward(x, { training: true }));
     assert.equal(fake.calls.length, calls);
     assert.ok(maxAbs(bn.movingVariance.dataSync(), Array.from(local.variance.dataSync(), (v) => (v * 8) / 7)) < 1e-5);
+    // With a predicate: synchronised only where it says so (the same answer on every rank).
+    let sync = false;
+    const restoreWhen = enableSyncBatchNorm(fake, () => sync);
+    tf.tidy(() => bn.forward(x, { training: true }));
+    assert.equal(fake.calls.length, calls);
+    sync = true;
+    tf.tidy(() => bn.forward(x, { training: true }));
+    assert.equal(fake.calls.length, calls + 1);
+    restoreWhen();
     // One rank: nothing to synchronise, nothing installed.
     enableSyncBatchNorm(new SingleProcessCollectives())();
     tf.dispose([x, local.y, local.mean, local.variance]);

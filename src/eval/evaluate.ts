@@ -123,6 +123,20 @@ export async function evaluateModel(
   samples: AsyncIterable<EvalSample> | Iterable<EvalSample>,
   options: EvaluateOptions = {},
 ): Promise<Metrics> {
+  const { confusion, images } = await evaluateConfusion(predictLogits, samples, options);
+  return metricsObject(confusion, images);
+}
+
+/**
+ * evaluateModel's confusion matrix and image count, before any metric is computed: a set without a
+ * labelled pixel (e.g. one rank's empty share of a sharded evaluation) is not an error here, so the
+ * matrices of several shards can be summed first (src/distributed's allReduceConfusion).
+ */
+export async function evaluateConfusion(
+  predictLogits: PredictLogits,
+  samples: AsyncIterable<EvalSample> | Iterable<EvalSample>,
+  options: EvaluateOptions = {},
+): Promise<{ confusion: ConfusionMatrix; images: number }> {
   const confusion = new ConfusionMatrix();
   let images = 0;
   options.progress?.start?.('evaluate', options.total ?? 0);
@@ -138,7 +152,7 @@ export async function evaluateModel(
   } finally {
     options.progress?.end?.();
   }
-  return metricsObject(confusion, images);
+  return { confusion, images };
 }
 
 /** A ground-truth sample for evaluatePredictionFolder: the prediction file is `<name>_trainIds.png`. */

@@ -5,14 +5,14 @@
  * evaluates, but the seed formulation trains its prototypes on it).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { firstSamples, type Dataset } from '../data/dataset.js';
+import { firstSamples, shardSamples, type Dataset } from '../data/dataset.js';
 import { downsampleLabels } from '../losses/cell_labels.js';
 import { ConfusionMatrix } from '../metrics/confusion_matrix.js';
 import { metricsObject, type Metrics } from '../metrics/iou.js';
 import type { SegmentationModel } from '../models/segmentation_model.js';
 import type { ProgressReporter } from '../progress.js';
 import { datasetEvalSamples } from './dataset_samples.js';
-import { evaluateModel } from './evaluate.js';
+import { evaluateConfusion } from './evaluate.js';
 
 export interface SplitEvaluationOptions {
   scale: number;
@@ -24,6 +24,12 @@ export interface SplitEvaluationOptions {
   purity?: number;
   progress?: ProgressReporter;
   label?: string;
+  /**
+   * Sharded evaluation (data-parallel ranks): this process scores its contiguous part of the (limited)
+   * split, and `combine` sums a confusion matrix and image count over the ranks in place and returns the
+   * total image count (src/distributed's allReduceConfusion); every rank then returns the metrics of the whole split.
+   */
+  shard?: { rank: number; worldSize: number; combine: (confusion: ConfusionMatrix, images: number) => number };
 }
 
 export interface SplitEvaluation {
@@ -34,14 +40,16 @@ export interface SplitEvaluation {
 
 export async function evaluateSplit(model: SegmentationModel, dataset: Dataset, options: SplitEvaluationOptions): Promise<SplitEvaluation> {
   const limited = firstSamples(dataset, options.maxImages);
-  const samples = datasetEvalSamples(limited, { scale: options.scale, stride: model.outputStride, normalization: model.inputNormalization });
+  const shard = options.shard;
+  const mine = shard !== undefined ? shardSamples(limited, shard) : limited;
+  const samples = datasetEvalSamples(mine, { scale: options.scale, stride: model.outputStride, normalization: model.inputNormalization });
   const progress = options.progress;
   const cells = new ConfusionMatrix();
   let cellImages = 0;
   const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => model.predictLogits(images);
-  const metrics = await evaluateModel(predictLogits, samples, {
-    ...(progress ? { progress: { start: (_l: string, total: number) => progress.start(options.label ?? 'evaluate', total), tick: (n?: number) => progress.tick(n), end: () => progress.end() } } : {}),
-    total: limited.samples.length,
+  const evaluated = await evaluateConfusion(predictLogits, samples, {
+    ...(progress ? { progress: { start: (_l: string, total: number) => progress.start(`${options.label ?? 'evaluate'}${shard !== undefined ? ` (rank ${shard.rank}'s ${mine.samples.length} of ${limited.samples.length} images)` : ''}`, total), tick: (n?: number) => progress.tick(n), end: () => progress.end() } } : {}),
+    total: mine.samples.length,
     onPrediction: options.cellHead
       ? (sample) => {
           const image = sample.image as tf.Tensor3D;
@@ -56,5 +64,9 @@ export async function evaluateSplit(model: SegmentationModel, dataset: Dataset, 
         }
       : undefined,
   });
+  // Summed over the ranks before any metric: a rank whose share has no labelled pixel is no error of its own.
+  const images = shard !== undefined ? shard.combine(evaluated.confusion, evaluated.images) : evaluated.images;
+  if (shard !== undefined) cellImages = shard.combine(cells, cellImages);
+  const metrics = metricsObject(evaluated.confusion, images);
   return { metrics, ...(cellImages > 0 ? { cellHead: metricsObject(cells, cellImages) } : {}) };
 }

@@ -26,5 +26,5 @@ const OP = 'cosineCrossEntropyLoss';
  */
 export function cosineCrossEntropyLoss(inputs: CosineCrossEntropyLossInputs, options: CosineCrossEntropyLossOptions = {}): tf.Scalar {
   validateLogitsAndLabels(OP, inputs.logits, inputs.labels, [4, 2], { 4: '[batch, cellsY, cellsX, classes]', 2: '[instances, classes]' }, options);
-  return tf.tidy(() => maskedCrossEntropy(inputs.logits, inputs.labels, options));
+  return tf.tidy(() => maskedCrossEntropy(inputs.logits, inputs.labels, options, OP));
 }

@@ -3,6 +3,7 @@
  * soft assignment to the OTHER domain's centroids, averaged over instances and k-means runs.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { batchMeanDenominator } from './batch_mean.js';
 import { assertDtype, assertFiniteNumber, assertRank, assertSameAxes, shapeError } from './validate.js';
 
 export interface CrossDomainEntropyLossInputs {
@@ -37,12 +38,14 @@ export function crossDomainEntropyLoss(inputs: CrossDomainEntropyLossInputs, opt
     assertSameAxes(OP, 'embeddings', inputs.embeddings, `centroids[${m}]`, mu, [[1, 1]], 'dims');
     if (mu.shape[0] < 1) throw shapeError(OP, `centroids[${m}] must hold at least one cluster, got 0.`);
   });
+  // Mean over the instances of the global batch in a data-parallel run (batch_mean.ts); before any early return.
+  const denominator = batchMeanDenominator(inputs.embeddings.shape[0], OP);
   return tf.tidy(() => {
     const z = inputs.embeddings;
     if (z.shape[0] === 0) return tf.mul(tf.sum(z), 0) as tf.Scalar;
     const perRun = inputs.centroids.map((mu) => {
       const logP = tf.logSoftmax(tf.div(tf.matMul(z, mu, false, true), temperature), -1); // [instances, clusters]
-      return tf.neg(tf.mean(tf.sum(tf.mul(tf.exp(logP), logP), -1)));
+      return tf.div(tf.neg(tf.sum(tf.mul(tf.exp(logP), logP))), denominator);
     });
     return tf.div(tf.addN(perRun), perRun.length) as tf.Scalar;
   });

@@ -3,6 +3,7 @@
  * math of pixelCrossEntropyLoss and cosineCrossEntropyLoss. Not a loss of its own (no registry entry).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { batchMeanDenominatorTensor } from './batch_mean.js';
 import { oneHotFloat } from './one_hot.js';
 import { assertDtype, assertFiniteNumber, assertLabelValues, assertSameAxes, isTensor, shapeError } from './validate.js';
 
@@ -65,7 +66,7 @@ export function validateLogitsAndLabels(
  * Mean negative log-likelihood over labelled positions. Returns 0 (with a zero gradient, no NaN) when
  * no position is labelled. Call inside tf.tidy.
  */
-export function maskedCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, options: MaskedCrossEntropyOptions): tf.Scalar {
+export function maskedCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, options: MaskedCrossEntropyOptions, where = 'maskedCrossEntropy'): tf.Scalar {
   const classes = logits.shape[logits.rank - 1]!;
   const flatLogits = tf.reshape(logits, [-1, classes]); // [positions, classes]
   const flatLabels = tf.reshape(labels, [-1]); // [positions]
@@ -82,6 +83,7 @@ export function maskedCrossEntropy(logits: tf.Tensor, labels: tf.Tensor, options
   const nll = tf.neg(tf.sum(tf.mul(target, tf.logSoftmax(flatLogits, -1)), -1)); // [positions]
   const total = tf.sum(tf.mul(nll, weight));
   // The denominator is label data (no gradient); the floor only matters when it is 0, and then total is 0.
-  const denominator = tf.maximum(tf.sum(weight), 1e-12);
+  // Over the global batch in a data-parallel run (batch_mean.ts).
+  const denominator = batchMeanDenominatorTensor(tf.sum(weight) as tf.Scalar, where, 1e-12);
   return tf.div(total, denominator) as tf.Scalar;
 }

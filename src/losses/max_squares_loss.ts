@@ -11,6 +11,7 @@
  * explicit mask (pitfall j.17).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { batchMeanDenominator, batchMeanDenominatorTensor } from './batch_mean.js';
 import { assertDtype, assertFiniteNumber, assertRank, assertSameAxes, isTensor, shapeError } from './validate.js';
 
 export const MAX_SQUARES_MODES = ['plain', 'iw'] as const;
@@ -90,17 +91,17 @@ export function maxSquaresLoss(inputs: MaxSquaresLossInputs, options: MaxSquares
       const [batch, height, width] = probs.shape;
       const pixelWeight = tf.tensor4d(weights, [batch, height, width, 1]); // class axis inserted
       const weighted = tf.sum(tf.mul(tf.square(probs), pixelWeight));
-      return tf.div(tf.neg(weighted), Math.max(batch * classes, 1)) as tf.Scalar;
+      return tf.div(tf.neg(weighted), classes * batchMeanDenominator(batch, OP)) as tf.Scalar;
     });
   }
   return tf.tidy(() => {
     const squares = tf.sum(tf.square(probs), -1); // [batch, height, width]
     if (inputs.mask === undefined) {
-      return tf.div(tf.neg(tf.sum(squares)), Math.max(2 * classes * squares.size, 1)) as tf.Scalar;
+      return tf.div(tf.neg(tf.sum(squares)), 2 * classes * batchMeanDenominator(squares.size, OP)) as tf.Scalar;
     }
     const valid = tf.cast(tf.notEqual(tf.cast(inputs.mask, 'float32'), 0), 'float32');
     // Valid-pixel count is label data: the max(.,1) only matters when it is 0, and then the sum is 0.
-    const count = tf.maximum(tf.sum(valid), 1);
+    const count = batchMeanDenominatorTensor(tf.sum(valid) as tf.Scalar, OP);
     return tf.div(tf.neg(tf.sum(tf.mul(squares, valid))), tf.mul(count, 2 * classes)) as tf.Scalar;
   });
 }

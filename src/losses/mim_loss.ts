@@ -8,6 +8,7 @@
  * then pass the updated q here.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { batchMeanDenominator } from './batch_mean.js';
 import { assertDtype, assertFiniteNumber, assertRank, isTensor, shapeError } from './validate.js';
 
 export interface MimEntropyLossInputs {
@@ -45,10 +46,11 @@ export function mimEntropyLoss(inputs: MimEntropyLossInputs, options: MimEntropy
   const epsilon = options.epsilon ?? 1e-5;
   assertFiniteNumber(op, 'epsilon', epsilon, 0, false);
   checkProbs(op, inputs.probs);
+  const denominator = batchMeanDenominator(inputs.probs.shape[0], op);
   return tf.tidy(() => {
     const p = inputs.probs;
     if (p.shape[0] === 0) return tf.mul(tf.sum(p), 0) as tf.Scalar;
-    return tf.neg(tf.mean(tf.sum(tf.mul(p, tf.log(tf.add(p, epsilon))), -1))) as tf.Scalar;
+    return tf.div(tf.neg(tf.sum(tf.mul(p, tf.log(tf.add(p, epsilon))))), denominator) as tf.Scalar;
   });
 }
 
@@ -77,10 +79,11 @@ export function mimDiversityLoss(inputs: MimDiversityLossInputs, options: MimDiv
     assertFiniteNumber(op, `classMarginal[${c}]`, q[c]!, 0, true);
     logQ[c] = Math.log(q[c]! + epsilon);
   }
+  const denominator = batchMeanDenominator(inputs.probs.shape[0], op);
   return tf.tidy(() => {
     const p = inputs.probs;
     if (p.shape[0] === 0) return tf.mul(tf.sum(p), 0) as tf.Scalar;
-    return tf.sum(tf.mul(tf.mean(p, 0), tf.tensor1d(logQ, 'float32'))) as tf.Scalar;
+    return tf.sum(tf.mul(tf.div(tf.sum(p, 0), denominator), tf.tensor1d(logQ, 'float32'))) as tf.Scalar;
   });
 }
 

@@ -22,5 +22,5 @@ const OP = 'pixelCrossEntropyLoss';
  */
 export function pixelCrossEntropyLoss(inputs: PixelCrossEntropyLossInputs, options: PixelCrossEntropyLossOptions = {}): tf.Scalar {
   validateLogitsAndLabels(OP, inputs.logits, inputs.labels, [4], { 4: '[batch, height, width, classes]' }, options);
-  return tf.tidy(() => maskedCrossEntropy(inputs.logits, inputs.labels, options));
+  return tf.tidy(() => maskedCrossEntropy(inputs.logits, inputs.labels, options, OP));
 }

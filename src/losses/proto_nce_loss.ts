@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ProtosegError } from '../errors.js';
+import { batchMeanDenominator } from './batch_mean.js';
 import { oneHotFloat } from './one_hot.js';
 import { assertDtype, assertFiniteNumber, assertRank, assertSameAxes, shapeError } from './validate.js';
 
@@ -97,12 +98,14 @@ export function protoNceLoss(inputs: ProtoNceLossInputs, options: ProtoNceLossOp
   const floor = options.concentrationFloor ?? 0.05;
   assertFiniteNumber(OP, 'concentrationFloor', floor, 0, false);
   const checked = checkRuns(inputs, floor);
+  // Before any early return: in a data-parallel run every rank takes part in these (batch_mean.ts).
+  const denominators = checked.map((run) => batchMeanDenominator(run.validCount, OP));
   return tf.tidy(() => {
     const z = inputs.embeddings;
     // Keep the result on the tape even for an empty batch so tf.grads still sees z.
     if (z.shape[0] === 0) return tf.mul(tf.sum(z), 0) as tf.Scalar;
     const perRun = inputs.runs.map((run, m) => {
-      const { clusters, phi, validCount } = checked[m]!;
+      const { clusters, phi } = checked[m]!;
       const similarity = tf.matMul(z, run.centroids, false, true); // [instances, clusters]
       const logits = tf.div(similarity, tf.tensor1d(phi, 'float32'));
       const assigned = tf.greaterEqual(run.assignments, 0);
@@ -112,7 +115,7 @@ export function protoNceLoss(inputs: ProtoNceLossInputs, options: ProtoNceLossOp
         tf.expandDims(tf.cast(assigned, 'float32'), 1),
       );
       const nll = tf.neg(tf.sum(tf.mul(target, tf.logSoftmax(logits, -1))));
-      return tf.div(nll, Math.max(validCount, 1));
+      return tf.div(nll, denominators[m]!);
     });
     return tf.div(tf.addN(perRun), perRun.length) as tf.Scalar;
   });

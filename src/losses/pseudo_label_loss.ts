@@ -5,6 +5,7 @@
  * averaged over every labelled pixel, so a low weight lowers the loss rather than being normalised away.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { batchMeanDenominatorTensor } from './batch_mean.js';
 import { oneHotFloat } from './one_hot.js';
 import { assertDtype, assertRank, assertSameAxes, shapeError } from './validate.js';
 import { validateLogitsAndLabels } from './masked_cross_entropy.js';
@@ -43,6 +44,6 @@ export function pseudoLabelLoss(inputs: PseudoLabelLossInputs, options: PseudoLa
     const nll = tf.neg(tf.sum(tf.mul(target, tf.logSoftmax(flatLogits, -1)), -1));
     const validFloat = tf.cast(valid, 'float32');
     const weight = tf.mul(validFloat, tf.reshape(inputs.weights, [-1]));
-    return tf.div(tf.sum(tf.mul(nll, weight)), tf.maximum(tf.sum(validFloat), 1)) as tf.Scalar;
+    return tf.div(tf.sum(tf.mul(nll, weight)), batchMeanDenominatorTensor(tf.sum(validFloat) as tf.Scalar, OP)) as tf.Scalar;
   });
 }

@@ -16,10 +16,13 @@ export interface MetricsLine {
 
 export class RunFiles {
   readonly dir: string;
+  /** False on the ranks of a data-parallel run other than rank 0: every write is then skipped (rank 0 writes the run). */
+  readonly writer: boolean;
   private lineCount: number | undefined;
   /** Creates nothing: the folder appears with the first file written, so a run that fails its checks leaves no trace. */
-  constructor(dir: string) {
+  constructor(dir: string, options: { writer?: boolean } = {}) {
     this.dir = dir;
+    this.writer = options.writer ?? true;
   }
   get configPath(): string {
     return join(this.dir, 'config.json');
@@ -45,10 +48,12 @@ export class RunFiles {
   }
 
   writeJson(path: string, value: unknown): void {
+    if (!this.writer) return;
     writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
   }
 
   appendMetrics(line: MetricsLine): void {
+    if (!this.writer) return;
     if (!existsSync(this.dir)) mkdirSync(this.dir, { recursive: true });
     appendFileSync(this.metricsLogPath, `${JSON.stringify(line)}\n`);
     if (this.lineCount !== undefined) this.lineCount += 1;
@@ -70,6 +75,7 @@ export class RunFiles {
 
   /** Number of complete lines in metrics.jsonl (stored in each checkpoint). */
   countMetricsLines(): number {
+    if (!this.writer) return 0;
     this.lineCount ??= this.readMetrics().length;
     return this.lineCount;
   }
@@ -79,6 +85,7 @@ export class RunFiles {
    * is logged twice (not even an epoch-start line written at the checkpoint's own step).
    */
   truncateMetrics(keepLines: number): void {
+    if (!this.writer) return;
     const kept = this.readMetrics().slice(0, keepLines);
     this.lineCount = kept.length;
     writeFileAtomic(this.metricsLogPath, kept.map((line) => `${JSON.stringify(line)}\n`).join(''));

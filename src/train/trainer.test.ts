@@ -149,6 +149,12 @@ describe('baselineKey', () => {
     assert.equal(baselineKey(validateConfig({ threads: 1 }), 'wasm'), baselineKey(validateConfig({ threads: 2 }), 'wasm'), 'threads only matter on native');
     assert.notEqual(baselineKey(validateConfig({ seed: 1 }), 'native'), key);
     assert.equal(baselineKey(validateConfig({ optimizer: { adaptLrMultiplier: 0.5 } }), 'native'), key, 'adaptation-only settings reuse the baseline');
+    // Data-parallel: the ranks and their batch norm change summation order; one rank keeps the one-process key.
+    assert.equal(baselineKey(config, 'native', { ranks: 1 }), key);
+    assert.notEqual(baselineKey(config, 'native', { ranks: 2 }), key);
+    assert.notEqual(baselineKey(config, 'native', { ranks: 2 }), baselineKey(validateConfig({ distributed: { syncBatchNorm: false } }), 'native', { ranks: 2 }));
+    assert.equal(baselineKey(config, 'wasm'), baselineKey(validateConfig({ distributed: { syncBatchNorm: false, replicaCheckEvery: 5 } }), 'wasm'), 'distributed settings do not matter in one process');
+    assert.notEqual(baselineKey(config, 'native', { threads: 1 }), baselineKey(config, 'native', { threads: 2 }), 'the threads a rank actually uses');
   });
 
   it('changes with the content of the datasets, not only their paths (a folder regenerated in place)', async () => {
@@ -158,10 +164,10 @@ describe('baselineKey', () => {
       await buildGta5Tree(root, 2);
       const config = validateConfig({});
       const open = () => Gta5Dataset.open({ root });
-      const key = baselineKey(config, 'wasm', [await open()]);
-      assert.equal(baselineKey(config, 'wasm', [await open()]), key);
+      const key = baselineKey(config, 'wasm', {}, [await open()]);
+      assert.equal(baselineKey(config, 'wasm', {}, [await open()]), key);
       await writePaletteLabelFile(join(root, 'labels', '00001.png'), 16, 8, blockScene(16, 8, 4, 9).ids);
-      assert.notEqual(baselineKey(config, 'wasm', [await open()]), key, 'same paths, new content: a new key');
+      assert.notEqual(baselineKey(config, 'wasm', {}, [await open()]), key, 'same paths, new content: a new key');
     } finally {
       await removeTempDir(dir);
     }

@@ -4,6 +4,8 @@
  * for methods that adapt, the method's init and per epoch its start (k-means, APCL, ...) and its
  * optimisation steps per iteration. The loop does not know which method runs. Checkpoints are written
  * atomically every `train.checkpointEvery` steps; `resume` continues from the latest one.
+ * On the ranks of a data-parallel run (`distributed`) the same loop runs on every rank, each with its
+ * shard of every batch (data_parallel.ts says what changes); rank 0 alone writes the run's files.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -15,14 +17,15 @@ import { methodSpec, statisticsDomainFor, type WarmupKind } from '../adaptation/
 import { supervisedTerms } from '../adaptation/methods/supervised_terms.js';
 import type { Config } from '../config/schema.js';
 import { validateConfig } from '../config/load.js';
-import { BatchLoader, type Batch } from '../data/batch_loader.js';
+import { BatchLoader, batchImageRng, type Batch } from '../data/batch_loader.js';
 import { datasetFingerprint } from '../data/dataset_fingerprint.js';
 import type { Dataset } from '../data/dataset.js';
-import { Rng, hashSeed } from '../data/rng.js';
+import { hashSeed } from '../data/rng.js';
 import { photometricAugment } from '../data/transforms/photometric.js';
 import { CLASS_LOOK_PERMUTATION } from '../data/synth/appearance.js';
+import { singleProcessContext, type DistributedContext } from '../distributed/context.js';
 import { ProtosegError } from '../errors.js';
-import { evaluateSplit, type SplitEvaluation } from '../eval/evaluate_split.js';
+import { evaluateSplit, type SplitEvaluation, type SplitEvaluationOptions } from '../eval/evaluate_split.js';
 import { initBackend, type BackendName } from '../kernels/backend.js';
 import { Diagnostics, lookPartnerShare } from '../metrics/diagnostics.js';
 import type { Metrics } from '../metrics/iou.js';
@@ -31,6 +34,8 @@ import { writeReport } from '../report/report.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
 import { BatchStream, type StreamPosition } from './batch_stream.js';
 import { loadLatestCheckpoint, saveCheckpoint, type CheckpointContents } from './checkpoint.js';
+import { checkGlobalBatch, DataParallel, sharedCheckpoint, sharedValue, threadsPerRank } from './data_parallel.js';
+import type { NamedValues } from '../distributed/state_sync.js';
 import { prepareData } from './data_setup.js';
 import { Optimizer, type OptimizerState, type TrainableParam } from './optimizer.js';
 import { RunFiles } from './run_files.js';
@@ -51,6 +56,11 @@ export interface TrainOptions {
   stopRequested?: () => boolean;
   /** Where reusable source-only baselines are cached (default .cache/protoseg/baselines). */
   cacheDir?: string;
+  /**
+   * This process's place in a data-parallel run (src/distributed createDistributedContext; default: one
+   * process). Every rank calls train with the same config and outDir; the caller owns the context.
+   */
+  distributed?: DistributedContext;
 }
 
 /** Ground-truth diagnostics of the final model (where the split has labels). */
@@ -125,16 +135,22 @@ export function busyCoresHint(backend: BackendName, threads: number, loadAverage
 
 /**
  * Key of a reusable source-only warm-up: everything that changes its weights, including the backend
- * and, on native, the thread count (both change float summation order, so a baseline trained on one
- * would make another backend's run differ from the same run in a fresh checkout).
+ * and, on native, the thread count, and the number of data-parallel ranks (all change float summation
+ * order, so a baseline trained on one would make another backend's run differ from the same run in a
+ * fresh checkout). `runtime.threads`: the native threads actually used (default: config.threads, or
+ * all cores).
  */
-export function baselineKey(config: Config, backend: BackendName, datasets: readonly Dataset[] = []): string {
+export function baselineKey(config: Config, backend: BackendName, runtime: { threads?: number; ranks?: number } = {}, datasets: readonly Dataset[] = []): string {
   const { data, model, optimizer, train, seed, pcs } = config;
   // The warm-up's supervised terms read the cell purity and the two CE losses' settings too.
   const warmupLosses = { purity: pcs.purity, pixelCrossEntropy: pcs.losses.pixelCrossEntropy, cosineCrossEntropy: pcs.losses.cosineCrossEntropy };
-  const runtime = { backend, threads: backend === 'native' ? config.threads || availableParallelism() : undefined };
-  const augment = train.warmupAugment ? config.adapt.augment : false;
-  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, augment, runtime, content: datasetFingerprint(datasets), v: 3 };
+  const ranks = runtime.ranks ?? 1;
+  const threads = runtime.threads || config.threads || availableParallelism();
+  const runtimeKey = { backend, threads: backend === 'native' ? threads : undefined, ...(ranks > 1 ? { ranks, syncBatchNorm: config.distributed.syncBatchNorm } : {}) };
+  // Per-image augmentation streams (batchImageRng) since issue 11: earlier cached baselines drew otherwise.
+  const augment = train.warmupAugment ? { ...config.adapt.augment, streams: 'per-image' } : false;
+  // The content of the data (file sizes and mtimes), so a regenerated dataset never reuses a baseline.
+  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, augment, runtime: runtimeKey, content: datasetFingerprint(datasets), v: 3 };
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
 }
 
@@ -146,10 +162,11 @@ export async function evaluateOn(
   domain: 'source' | 'target',
   progress: ProgressReporter = noProgress,
   label = 'evaluate',
+  shard?: SplitEvaluationOptions['shard'],
 ): Promise<SplitEvaluation> {
   model.setStatisticsDomain(statisticsDomainFor(config, domain));
   try {
-    return await evaluateSplit(model, dataset, { scale: config.eval.scale, maxImages: config.eval.maxImages, cellHead: true, progress, label });
+    return await evaluateSplit(model, dataset, { scale: config.eval.scale, maxImages: config.eval.maxImages, cellHead: true, progress, label, ...(shard ? { shard } : {}) });
   } finally {
     model.setStatisticsDomain('source');
   }
@@ -184,9 +201,9 @@ function withoutLabels(batch: Batch): Batch {
   return rest;
 }
 
-/** A warm-up batch with the strong photometric augmentation of adapt.augment (train.warmupAugment), seeded by the step. */
+/** A warm-up batch with the strong photometric augmentation of adapt.augment (train.warmupAugment), seeded by the step and each image's place in the global batch. */
 function augmentBatch(batch: Batch, config: Config, model: SegmentationModel, step: number): Batch {
-  const images = photometricAugment(batch.images, [batch.batchSize, batch.height, batch.width], model.inputNormalization, config.adapt.augment, new Rng(hashSeed(config.seed, 991, step)));
+  const images = photometricAugment(batch.images, [batch.batchSize, batch.height, batch.width], model.inputNormalization, config.adapt.augment, batchImageRng(batch, config.seed, 991, step));
   return { ...batch, images };
 }
 
@@ -207,29 +224,41 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   const log = options.log ?? (() => {});
   const warn = options.warn ?? log;
   const progress = options.progress ?? noProgress;
-  const files = new RunFiles(resolve(options.outDir));
+  const distributed = options.distributed ?? singleProcessContext();
+  // Rank 0 alone writes the run directory; what it reads (resumed config and checkpoint) reaches every rank.
+  const files = new RunFiles(resolve(options.outDir), { writer: distributed.isMainRank });
 
   let config = inputConfig;
   let resumeFrom: CheckpointContents | undefined;
   if (options.resume) {
-    if (!existsSync(files.configPath) || !existsSync(files.latestCheckpoint) && !existsSync(files.latestCheckpoint.replace(/\.ckpt$/, '.prev.ckpt'))) {
-      throw new ProtosegError('PROTOSEG_CHECKPOINT_INVALID', `${files.dir}: nothing to resume (no config.json or checkpoints/latest.ckpt). Start the run without --resume.`);
-    }
-    config = validateConfig(JSON.parse(readFileSync(files.configPath, 'utf8')), files.configPath);
-    resumeFrom = loadLatestCheckpoint(files.latestCheckpoint, warn);
+    config = sharedValue(distributed, () => {
+      if (!existsSync(files.configPath) || !existsSync(files.latestCheckpoint) && !existsSync(files.latestCheckpoint.replace(/\.ckpt$/, '.prev.ckpt'))) {
+        throw new ProtosegError('PROTOSEG_CHECKPOINT_INVALID', `${files.dir}: nothing to resume (no config.json or checkpoints/latest.ckpt). Start the run without --resume.`);
+      }
+      return validateConfig(JSON.parse(readFileSync(files.configPath, 'utf8')), files.configPath);
+    });
+    resumeFrom = sharedCheckpoint(distributed, () => loadLatestCheckpoint(files.latestCheckpoint, warn));
   }
+  checkGlobalBatch(config, distributed.worldSize);
   files.writeJson(files.configPath, config);
   const spec = methodSpec(config.method);
 
-  const backend = await initBackend(config.backend, { threads: config.threads });
+  const threadsWanted = threadsPerRank(config, distributed);
+  const backend = await initBackend(config.backend, { threads: threadsWanted });
   log(`backend: ${backend.name} (${backend.reason})`);
-  const hint = busyCoresHint(backend.name, config.threads || availableParallelism(), loadavg()[0]!, availableParallelism());
+  const threads = threadsWanted || availableParallelism();
+  const hint = busyCoresHint(backend.name, threads, loadavg()[0]!, availableParallelism());
   // A log line, not a warning: nothing is wrong with the run, and the load may be from before it.
   if (hint !== undefined) log(`note: ${hint}`);
-  const data = await prepareData(config, { runDir: files.dir, progress, warn });
   const model = createModel({ ...config.model, seed: config.seed });
-  log(`model: ${model.summary()}`);
   const params = trainableParams(model);
+  const dp = new DataParallel(distributed, config, params);
+  if (dp.worldSize > 1) {
+    log(`data-parallel: ${dp.worldSize} ranks, ${config.data.batchSize / dp.worldSize} images of every batch of ${config.data.batchSize} each, ${config.distributed.syncBatchNorm ? 'synchronised' : 'per-rank'} batch norm, ${threads} thread(s) per rank`);
+  }
+  // The cached benchmark and the run's few-shot list: written by one rank per machine, then read by the others.
+  const data = await dp.inTurn(() => prepareData(config, { runDir: files.dir, progress, warn }));
+  log(`model: ${model.summary()}`);
   const optimizer = new Optimizer({ ...config.optimizer }, params);
   const diagnostics = new Diagnostics({ purity: config.pcs.purity });
   const norm = model.inputNormalization;
@@ -244,25 +273,36 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     resetParameterRows: (name, rows) => optimizer.resetRows(name, rows),
     log,
     pass: (dataset, { domain, labels, label }) => sequentialPass(dataset, domain, labels, label),
+    exchangeBankBatch: (batch, dims) => dp.exchangeBankBatch(batch, dims),
+    anyRank: (flag) => dp.anyRank(flag),
   };
-  // Batches of a sequential pass; the ground truth goes to the diagnostics, and to the method only where asked for (never target).
+  // Batches of a sequential pass (each rank's part of every batch); the ground truth goes to the
+  // diagnostics, and to the method only where asked for (never target).
   async function* sequentialPass(dataset: Dataset, domain: 'source' | 'target', labels: boolean, label: string): AsyncGenerator<Batch> {
+    const batchSize = config.eval.batchSize;
     const loader = new BatchLoader(dataset, {
-      batchSize: config.eval.batchSize,
+      batchSize,
       normalization: norm,
       mode: 'sequential',
       labels: dataset.labelled,
       ...(config.data.resize ? { resize: config.data.resize } : {}),
+      ...dp.passLoaderOptions,
     });
-    progress.start(label, dataset.samples.length);
+    const n = dataset.samples.length;
+    const pass = dp.beginPass(n, batchSize);
+    progress.start(label, n);
     try {
+      let index = 0;
       for await (const batch of loader.epoch(0)) {
+        pass.batch(index);
         diagnostics.recordTruth(domain, batch.ids, batch.labels, batch.labelHeight, batch.labelWidth);
         yield labels && domain === 'source' ? batch : withoutLabels(batch);
         diagnostics.clearTruth();
-        progress.tick(batch.batchSize);
+        progress.tick(Math.min(batchSize, n - index * batchSize));
+        index += 1;
       }
     } finally {
+      pass.end();
       progress.end();
     }
   }
@@ -302,23 +342,33 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     }
   };
   const saveLatest = (): void => {
+    if (!dp.isMainRank) return;
     state.metricsLines = files.countMetricsLines();
     saveCheckpoint(files.latestCheckpoint, checkpoint(), { keepPrevious: true });
   };
+  /** What the debug replica check compares (distributed.replicaCheckEvery): everything a checkpoint holds. */
+  const replicaState = (): NamedValues[] => {
+    const contents = checkpoint();
+    const meta = { ...contents.meta, state: { ...state, metricsLines: 0 } };
+    return [...Object.entries(contents.arrays).map(([name, entry]) => ({ name, values: entry.data })), { name: 'meta', values: new TextEncoder().encode(JSON.stringify(meta)) }];
+  };
 
   const cacheDir = resolve(options.cacheDir ?? join('.cache', 'protoseg', 'baselines'));
-  const baselinePath = join(cacheDir, `${baselineKey(config, backend.name, [data.labelledSource, data.source.val, data.target.val])}.ckpt`);
+  const baselinePath = join(cacheDir, `${baselineKey(config, backend.name, { threads: threadsWanted, ranks: dp.worldSize }, [data.labelledSource, data.source.val, data.target.val])}.ckpt`);
   // The source-only warm-up is the same training for every method that starts from it: cache it.
   const sharesBaseline = spec.warmup === 'labelled-source' && config.train.reuseBaseline;
+  const cachedBaseline = !resumeFrom && sharesBaseline && method !== undefined ? sharedCheckpoint(distributed, () => (existsSync(baselinePath) ? loadLatestCheckpoint(baselinePath, warn) : undefined)) : undefined;
   if (resumeFrom) {
     restore(resumeFrom);
     files.truncateMetrics(state.metricsLines);
     log(`resumed at step ${state.step} (phase ${state.phase}${state.phase === 'adapt' ? `, epoch ${state.epoch}, iteration ${state.iteration}` : ''})`);
-  } else if (sharesBaseline && method !== undefined && existsSync(baselinePath)) {
-    restore(loadLatestCheckpoint(baselinePath, warn));
+  } else if (cachedBaseline) {
+    restore(cachedBaseline);
     state.streams = {};
     log(`source-only warm-up reused from ${baselinePath} (mIoU source ${fmt(state.baseline?.source.mIoU)}, target ${fmt(state.baseline?.target.mIoU)})`);
   }
+  // Every rank starts from rank 0's weights (they agree already when every rank runs the same code and data).
+  dp.broadcastModel(model);
 
   files.appendMetrics({ step: state.step, phase: 'start', backend: backend.name, backendReason: backend.reason, resumed: resumeFrom !== undefined });
 
@@ -330,9 +380,12 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     prefetch: config.data.prefetch,
     ...(config.data.crop ? { crop: config.data.crop } : {}),
     ...(config.data.resize ? { resize: config.data.resize } : {}),
+    // Each rank loads its consecutive part of every global batch (with the one-process augmentation).
+    ...(dp.shard ? { shard: dp.shard } : {}),
   };
   const streamFor = (name: string, dataset: Dataset, labels: boolean, tag: number): BatchStream => {
     const batchSize = Math.min(config.data.batchSize, dataset.samples.length);
+    dp.checkStreamBatch(name, batchSize, dataset.samples.length);
     const loader = new BatchLoader(dataset, { ...loaderOptions, batchSize, labels, seed: hashSeed(config.seed, tag) });
     return new BatchStream(loader, state.streams[name] ?? { epoch: 0, batch: 0 });
   };
@@ -358,7 +411,9 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   /** One guarded optimisation step: a non-finite loss restores the last checkpoint and lowers the lr once. */
   const guardedStep = (lr: number, compute: () => LossTerms, after?: () => void): Record<string, number> | undefined => {
     try {
-      const result = trainStep(params, optimizer, lr * state.lrScale, compute);
+      const reduceGradients = dp.reduceGradients;
+      const result = trainStep(params, optimizer, lr * state.lrScale, compute, reduceGradients ? { reduceGradients } : {});
+      dp.afterStep(model);
       after?.();
       return result.values;
     } catch (error) {
@@ -366,7 +421,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       const recoveries = state.numericalRecoveries + 1;
       const lrScale = state.lrScale;
       const factor = recoverFromFault(error, state.numericalRecoveries, state.step, () => {
-        if (existsSync(files.latestCheckpoint)) restore(loadLatestCheckpoint(files.latestCheckpoint, warn));
+        const latest = sharedCheckpoint(distributed, () => (existsSync(files.latestCheckpoint) ? loadLatestCheckpoint(files.latestCheckpoint, warn) : undefined));
+        if (latest) restore(latest);
       }, warn);
       state.lrScale = lrScale * factor;
       state.numericalRecoveries = recoveries;
@@ -376,7 +432,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
 
   let interrupted = false;
   const stop = (): boolean => {
-    if (options.stopRequested?.()) {
+    // A collective decision: every rank stops at the same step (SIGINT reaches the ranks at different moments).
+    if (dp.anyRank(options.stopRequested?.() ?? false)) {
       saveLatest();
       log(`interrupted: checkpoint written at step ${state.step}; continue with --resume`);
       interrupted = true;
@@ -386,8 +443,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   const interruptedResult = (): TrainResult => ({ runDir: files.dir, method: config.method, interrupted, backend: backend.name });
 
   const evaluateBoth = async (what: string): Promise<{ source: SplitEvaluation; target: SplitEvaluation }> => {
-    const source = await evaluateOn(model, data.source.val, config, 'source', progress, `${what}: source val`);
-    const target = await evaluateOn(model, data.target.val, config, 'target', progress, `${what}: target val`);
+    const source = await evaluateOn(model, data.source.val, config, 'source', progress, `${what}: source val`, dp.evaluationShard);
+    const target = await evaluateOn(model, data.target.val, config, 'target', progress, `${what}: target val`, dp.evaluationShard);
     return { source, target };
   };
   /** What an evaluation adds to metrics.jsonl: both decoders' mIoU, and the ground-truth diagnostics. */
@@ -405,7 +462,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     if (config.train.selection === 'none') return;
     if (state.best === null || mIoU > state.best.mIoU) {
       state.best = { mIoU, step: state.step };
-      saveCheckpoint(files.bestCheckpoint, checkpoint());
+      if (dp.isMainRank) saveCheckpoint(files.bestCheckpoint, checkpoint());
     }
   };
 
@@ -427,7 +484,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
         intervalSteps += 1;
         meter.add(values);
         progress.tick();
-        if (state.step % config.train.logEvery === 0) logLine({}, lr);
+        const compared = dp.checkReplicas(state.step, replicaState);
+        if (state.step % config.train.logEvery === 0) logLine(compared > 0 ? { replicaCheck: compared } : {}, lr);
         if (config.train.evalEvery > 0 && state.step % config.train.evalEvery === 0 && state.warmupStep < plan.steps) {
           const evaluated = await evaluateBoth(`step ${state.step}`);
           files.appendMetrics({ step: state.step, phase: state.phase, ...evaluationRecord(evaluated) });
@@ -447,7 +505,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       state.streams = {};
       state.phase = method !== undefined ? 'adapt' : 'done';
       if (method !== undefined) state.baseline = baseline;
-      if (sharesBaseline) {
+      if (sharesBaseline && dp.isMainRank) {
         mkdirSync(cacheDir, { recursive: true });
         const cached = checkpoint();
         cached.meta['state'] = { ...state, phase: 'adapt', baseline, streams: {}, methodReady: false };
@@ -461,10 +519,11 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     if (state.phase === 'adapt' && method !== undefined) {
       if (!state.methodReady) {
         // The warm-up model (trained or reused; weights only), kept for the report's baseline-vs-adapted mosaics.
-        saveCheckpoint(files.baselineCheckpoint, { meta: { format: 'protoseg-run', state, config }, arrays: Object.fromEntries(Object.entries(model.stateDict()).map(([name, entry]) => [`model.${name}`, entry])) });
+        if (dp.isMainRank) saveCheckpoint(files.baselineCheckpoint, { meta: { format: 'protoseg-run', state, config }, arrays: Object.fromEntries(Object.entries(model.stateDict()).map(([name, entry]) => [`model.${name}`, entry])) });
         await method.init(ctx);
         state.methodReady = true;
-        files.appendMetrics({ step: state.step, phase: 'method-init', ...diagnostics.takeRecord() });
+        const compared = dp.checkReplicas(state.step, replicaState, true);
+        files.appendMetrics({ step: state.step, phase: 'method-init', ...diagnostics.takeRecord(), ...(compared > 0 ? { replicaCheck: compared } : {}) });
       }
       const wanted = new Set<StreamName>(['labelled', ...method.streams, 'target']);
       // The order of the streams (and their seeds) is fixed, so runs are comparable across methods.
@@ -477,7 +536,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
         if (!state.epochStarted) {
           const report = await method.startEpoch(state.epoch, ctx);
           state.epochStarted = true;
-          files.appendMetrics({ step: state.step, phase: 'epoch-start', epoch: state.epoch, ...report, ...diagnostics.takeRecord() });
+          const compared = dp.checkReplicas(state.step, replicaState, true);
+          files.appendMetrics({ step: state.step, phase: 'epoch-start', epoch: state.epoch, ...report, ...diagnostics.takeRecord(), ...(compared > 0 ? { replicaCheck: compared } : {}) });
         }
         progress.start(`epoch ${state.epoch + 1}/${method.epochs}`, config.train.stepsPerEpoch);
         progress.tick(state.iteration);
@@ -508,7 +568,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
           state.step += 1;
           intervalSteps += 1;
           progress.tick();
-          if (state.step % config.train.logEvery === 0) logLine({}, lr);
+          const compared = dp.checkReplicas(state.step, replicaState);
+          if (state.step % config.train.logEvery === 0) logLine(compared > 0 ? { replicaCheck: compared } : {}, lr);
           if (state.step % config.train.checkpointEvery === 0) saveLatest();
           if (stop()) return interruptedResult();
         }
@@ -543,12 +604,15 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       },
     };
     files.writeJson(files.metricsPath, metrics);
-    model.setStatisticsDomain(statisticsDomainFor(config, 'target'));
-    await writeReport(files.dir, { model, modelLabel: 'the final model (last weights)', progress, warn });
-    log(`report: ${files.reportPath}`);
+    if (dp.isMainRank) {
+      model.setStatisticsDomain(statisticsDomainFor(config, 'target'));
+      await writeReport(files.dir, { model, modelLabel: 'the final model (last weights)', progress, warn });
+      log(`report: ${files.reportPath}`);
+    }
     return { runDir: files.dir, method: config.method, interrupted: false, metrics, backend: backend.name };
   } finally {
     for (const stream of Object.values(streams)) await stream.close();
+    dp.dispose();
     method?.dispose();
     optimizer.dispose();
     model.dispose();

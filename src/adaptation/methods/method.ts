@@ -9,6 +9,7 @@ import type { Config } from '../../config/schema.js';
 import type { Batch } from '../../data/batch_loader.js';
 import type { Dataset } from '../../data/dataset.js';
 import type { Diagnostics } from '../../metrics/diagnostics.js';
+import type { BankBatch } from '../memory_bank.js';
 import type { SegmentationModel } from '../../models/segmentation_model.js';
 
 /** Named, weighted loss terms of one optimisation step ("loss/tgt/pseudoLabel" -> scalar). */
@@ -56,8 +57,20 @@ export interface MethodContext {
   /**
    * One sequential, unaugmented pass over a dataset at the training scale (bank init, AdaBN). Labels are
    * kept only where `labels` asks for them and the dataset has them; target passes never carry labels.
+   * In a data-parallel run each rank gets its shard of every batch of the pass, and training-mode
+   * forwards in it see the batch statistics of the whole batch (estimateStatistics gives every rank the
+   * one-process result); bank writes from its batches go through exchangeBankBatch like any other.
    */
   pass(dataset: Dataset, options: { domain: 'source' | 'target'; labels: boolean; label: string }): AsyncIterable<Batch>;
+  /**
+   * Every bank write goes through this: the instances of a batch of every rank, gathered in rank order
+   * (image indices shifted), so that every rank writes the same rows into identical banks as one process
+   * that held the whole batch. One process: the batch itself. `dims`: the bank's vector size.
+   * Collective (call on every rank, in step).
+   */
+  exchangeBankBatch(batch: BankBatch, dims: number): BankBatch;
+  /** True on every rank when `flag` holds on any rank (itself in one process), for data-dependent branches every rank must take alike. Collective. */
+  anyRank(flag: boolean): boolean;
   log(line: string): void;
 }
 

@@ -22,9 +22,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { lossTermActive, type AdaptLossName, type Config } from '../../config/schema.js';
-import type { Batch } from '../../data/batch_loader.js';
+import { batchImageRng, type Batch } from '../../data/batch_loader.js';
 import { CLASS_NAMES, IGNORE_INDEX } from '../../data/label_maps.js';
-import { Rng, hashSeed } from '../../data/rng.js';
+import { hashSeed } from '../../data/rng.js';
 import { fdaTransfer } from '../../data/transforms/fda.js';
 import { photometricAugment } from '../../data/transforms/photometric.js';
 import { downsampleLabels } from '../../losses/cell_labels.js';
@@ -196,10 +196,10 @@ export class PcsMethod implements UdaMethod {
     this.teacher?.copyFrom(model);
     if (!PcsMethod.usesBanks(adapt)) return;
     for await (const batch of ctx.pass(ctx.labelledSource, { domain: 'source', labels: true, label: 'memory bank init (labelled source)' })) {
-      this.sourceBank.visit(this.sourceInstances(ctx, batch), { momentum: 0 });
+      this.sourceBank.visit(ctx.exchangeBankBatch(this.sourceInstances(ctx, batch), this.sourceBank.dims), { momentum: 0 });
     }
     for await (const batch of ctx.pass(ctx.targetTrain, { domain: 'target', labels: false, label: 'memory bank init (target)' })) {
-      this.targetBank.visit(scoped(() => this.predict(ctx, batch, false)).bankBatch, { momentum: 0 });
+      this.targetBank.visit(ctx.exchangeBankBatch(scoped(() => this.predict(ctx, batch, false)).bankBatch, this.targetBank.dims), { momentum: 0 });
     }
     ctx.log(`memory banks (decoder features, D=${this.targetBank.dims}): ${this.sourceBank.validCount()} labelled source / ${this.targetBank.validCount()} target instances`);
   }
@@ -334,7 +334,8 @@ export class PcsMethod implements UdaMethod {
   /** Prototype losses of a domain's student instances (call inside the tape). */
   private prototypeTerms(ctx: MethodContext, domain: Domain, embeddings: tf.Tensor2D, bankBatch: BankBatch, epoch: number, terms: LossTerms): void {
     const { adapt, pcs } = ctx.config;
-    if (embeddings.shape[0] === 0) return;
+    // Taken alike on every rank (a shard without instances still joins the losses' collectives).
+    if (!ctx.anyRank(embeddings.shape[0] > 0)) return;
     const key = domain === 'source' ? 'src' : 'tgt';
     const dims = this.targetBank.dims;
     if (domain === 'target' && adaptLossActive(adapt, 'protoNce', epoch) && this.clusters.target.length > 0) {
@@ -352,7 +353,8 @@ export class PcsMethod implements UdaMethod {
     const { model, config } = ctx;
     const adapt = config.adapt;
     const pcs = config.pcs;
-    const rng = new Rng(hashSeed(config.seed, 977, this.iterations));
+    // One stream per image and use, seeded by the image's place in the global batch (the same draws on N ranks as in one process).
+    const rng = (batch: Batch, use: number) => batchImageRng(batch, config.seed, 977, this.iterations, use);
     const target = batches.target;
     const labelled = batches.labelled;
     const { height, width } = target;
@@ -363,14 +365,14 @@ export class PcsMethod implements UdaMethod {
     let mixedWeights = predicted.pseudo.weights;
     let pasted: Uint8Array | undefined;
     if (adapt.classMix) {
-      const mixed = classMix({ images: labelled.images, labels: labelled.labels!, batchSize: labelled.batchSize }, { images: target.images, labels: predicted.pseudo.labels, weights: predicted.pseudo.weights, batchSize: target.batchSize }, height, width, rng);
+      const mixed = classMix({ images: labelled.images, labels: labelled.labels!, batchSize: labelled.batchSize }, { images: target.images, labels: predicted.pseudo.labels, weights: predicted.pseudo.weights, batchSize: target.batchSize }, height, width, rng(target, 0));
       [mixedImages, mixedLabels, mixedWeights, pasted] = [mixed.images, mixed.labels, mixed.weights, mixed.pasted];
     }
     const augment = adapt.augment;
-    if (augment.enabled) mixedImages = photometricAugment(mixedImages, [target.batchSize, height, width], model.inputNormalization, augment, rng);
+    if (augment.enabled) mixedImages = photometricAugment(mixedImages, [target.batchSize, height, width], model.inputNormalization, augment, rng(target, 1));
     let sourceImages = labelled.images;
     if (adapt.fda.enabled) sourceImages = fdaBatch(sourceImages, target.images, labelled.batchSize, target.batchSize, labelled.height, labelled.width, adapt.fda.beta);
-    if (augment.enabled && augment.source) sourceImages = photometricAugment(sourceImages, [labelled.batchSize, labelled.height, labelled.width], model.inputNormalization, augment, rng);
+    if (augment.enabled && augment.source) sourceImages = photometricAugment(sourceImages, [labelled.batchSize, labelled.height, labelled.width], model.inputNormalization, augment, rng(labelled, 2));
     const usesBanks = PcsMethod.usesBanks(adapt);
     let sourceBankBatch: BankBatch | undefined;
     // Student target regions: the non-pasted pixels the teacher is confident about.
@@ -414,8 +416,8 @@ export class PcsMethod implements UdaMethod {
     const after = (): void => {
       this.teacher?.update();
       if (usesBanks) {
-        this.targetBank.visit(predicted.bankBatch);
-        if (sourceBankBatch) this.sourceBank.visit(sourceBankBatch);
+        this.targetBank.visit(ctx.exchangeBankBatch(predicted.bankBatch, this.targetBank.dims));
+        if (sourceBankBatch) this.sourceBank.visit(ctx.exchangeBankBatch(sourceBankBatch, this.sourceBank.dims));
       }
       this.iterations += 1;
     };

@@ -30,6 +30,8 @@ export class PcsSeedMethod implements UdaMethod {
       targetIds: ctx.targetTrain.samples.map((s) => s.id),
       labelledSourceIds: new Set(ctx.labelledSource.samples.map((s) => s.id)),
       diagnostics: ctx.diagnostics,
+      exchangeBankBatch: (batch, dims) => ctx.exchangeBankBatch(batch, dims),
+      anyRank: (flag) => ctx.anyRank(flag),
     });
     this.streams = this.adapter.usesBanks ? ['source'] : [];
   }

@@ -2,8 +2,9 @@ import { resolve } from 'node:path';
 import type { CommandSpec, ParsedCommand } from '../command.js';
 import { backendFlag, intFlag, runtimeFlags, stringFlag, threadsFlag } from '../command.js';
 import { resolveConfig } from '../../config/load.js';
-import { distributedSettingsFromEnv } from '../../distributed/context.js';
-import { launchRanks, type LaunchOptions } from '../../distributed/launcher.js';
+import { createDistributedContext, distributedSettingsFromEnv, type DistributedContext } from '../../distributed/context.js';
+import { launchRanks, watchLauncher, type LaunchOptions } from '../../distributed/launcher.js';
+import { noProgress } from '../../progress.js';
 import { ProtosegError } from '../../errors.js';
 import { initBackend } from '../../kernels/backend.js';
 import { checkRunData } from '../../train/data_setup.js';
@@ -119,17 +120,24 @@ export const trainCommand: CommandSpec = {
     const runDir = out ?? defaultRunDir(config.method);
     const launchOptions = launchOptionsFromFlags(parsed, runDir, process.argv[1]!);
     if (launchOptions !== undefined) return launch(launchOptions, runDir);
-    // A rank of a data-parallel run (started by the launcher above, torchrun or a scheduler).
-    const distributed = distributedSettingsFromEnv(process.env);
-    if (distributed !== undefined && distributed.worldSize > 1) {
-      throw new ProtosegError(
-        'PROTOSEG_USAGE',
-        `protoseg train: this process is rank ${distributed.rank} of ${distributed.worldSize} (WORLD_SIZE is set), but the training loop does not run data-parallel yet (issue 11, phase 2). Unset WORLD_SIZE to train in one process.`,
-      );
+    // A rank of a data-parallel run (started by the launcher above, torchrun or a scheduler): join the
+    // others (bounded by PROTOSEG_DIST_TIMEOUT), and stop at once if our launcher dies.
+    const settings = distributedSettingsFromEnv(process.env);
+    let distributed: DistributedContext | undefined;
+    if (settings !== undefined && settings.worldSize > 1) {
+      const joined = createDistributedContext(settings);
+      distributed = joined;
+      watchLauncher(process.env, process.stdin, () => {
+        console.error(`error PROTOSEG_DISTRIBUTED: rank ${joined.rank} of ${joined.worldSize}: the launcher is gone; stopping (resume the run with --resume).`);
+        process.exit(1);
+      });
     }
+    // Rank 0 speaks for the run; the other ranks print only warnings and errors.
+    const speaks = distributed === undefined || distributed.isMainRank;
     // Data roots, splits and list files are checked before anything is written, so a failed start
-    // leaves no run directory behind (a resumed run checks its own stored config in train()).
-    if (!resume) {
+    // leaves no run directory behind (a resumed run checks its own stored config in train()). On several
+    // ranks prepareData takes turns instead (it may generate the benchmark), so the check is skipped.
+    if (!resume && distributed === undefined) {
       await checkRunData(config, cliProgress(quiet));
       // The backend too (train() initialises the same one again at no cost): an unavailable one fails here.
       await initBackend(config.backend, { threads: config.threads });
@@ -142,25 +150,27 @@ export const trainCommand: CommandSpec = {
     const onSigint = (): void => {
       if (stopRequested) process.exit(130);
       stopRequested = true;
-      console.error('\nSIGINT: finishing the current step and writing a checkpoint (press Ctrl-C again to quit at once)');
+      if (speaks) console.error('\nSIGINT: finishing the current step and writing a checkpoint (press Ctrl-C again to quit at once)');
     };
     process.on('SIGINT', onSigint);
     try {
-      const log = cliLog(quiet);
+      const log = speaks ? cliLog(quiet) : () => {};
       log(`run directory: ${runDir}`);
       const result = await train(config, {
         outDir: runDir,
         resume,
-        progress: cliProgress(quiet),
+        progress: speaks ? cliProgress(quiet) : noProgress,
         log,
-        warn: (line) => console.error(`warning: ${line}`),
+        warn: (line) => console.error(`warning: ${distributed !== undefined && !speaks ? `rank ${distributed.rank}: ` : ''}${line}`),
         stopRequested: () => stopRequested || (parent !== undefined && process.ppid !== parent),
+        ...(distributed !== undefined ? { distributed } : {}),
       });
       // The final table is the run's result, printed even with --quiet.
-      if (result.metrics) console.log(resultTable(result.method, result.metrics));
+      if (result.metrics && speaks) console.log(resultTable(result.method, result.metrics));
       return result.interrupted ? 130 : 0;
     } finally {
       process.off('SIGINT', onSigint);
+      distributed?.dispose();
     }
   },
 };

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { normalizeInto } from '../batch_loader.js';
+import { batchImageRng, normalizeInto } from '../batch_loader.js';
 import { Rng } from '../rng.js';
 import { photometricAugment, type PhotometricOptions } from './photometric.js';
 
@@ -16,6 +16,18 @@ const toRgb = (x: Float32Array, normalization: 'imagenet' | 'minus1to1'): number
   Array.from(x, (v, i) => (normalization === 'minus1to1' ? (v + 1) / 2 : v * [0.229, 0.224, 0.225][i % 3]! + [0.485, 0.456, 0.406][i % 3]!));
 
 describe('photometricAugment', () => {
+  it('per-image streams (batchImageRng): an image is augmented alike in the whole batch and in a data-parallel shard of it', () => {
+    const on: PhotometricOptions = { jitterProbability: 1, brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, greyProbability: 0.3, blurProbability: 0.5, blurSigma: [0.2, 1], noiseProbability: 1, noise: 0.05 };
+    const one = image('imagenet');
+    const batch = Float32Array.from([...one, ...one.map((v) => -v)]);
+    const whole = photometricAugment(batch, [2, 2, 3], 'imagenet', on, batchImageRng({ shardOffset: 0 }, 7, 3));
+    const shard = photometricAugment(batch.subarray(one.length), [1, 2, 3], 'imagenet', on, batchImageRng({ shardOffset: 1 }, 7, 3));
+    assert.deepEqual(Array.from(shard), Array.from(whole.subarray(one.length)));
+    // One stream for the batch: the second image's draws depend on the first's.
+    const shared = photometricAugment(batch, [2, 2, 3], 'imagenet', on, new Rng(9));
+    assert.notDeepEqual(Array.from(photometricAugment(batch.subarray(one.length), [1, 2, 3], 'imagenet', on, new Rng(9))), Array.from(shared.subarray(one.length)));
+  });
+
   for (const normalization of ['imagenet', 'minus1to1'] as const) {
     it(`${normalization}: everything off is the identity (up to float round-off)`, () => {
       const x = image(normalization);

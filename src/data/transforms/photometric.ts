@@ -63,9 +63,10 @@ function gaussianBlur(rgb: Float32Array, height: number, width: number, sigma: n
 /**
  * Augments a batch [batch, height, width, 3] of normalised images; returns a new array. Per image,
  * in this order: jitter (brightness, contrast around the image's mean luma, saturation, hue rotation
- * in YIQ), grey, blur, noise; values are clipped to the [0, 1] intensity range.
+ * in YIQ), grey, blur, noise; values are clipped to the [0, 1] intensity range. `rng` is one stream
+ * for the whole batch, or one per image (batchImageRng: the same draws for an image in every shard).
  */
-export function photometricAugment(images: Float32Array, shape: readonly [number, number, number], normalization: Normalization, options: PhotometricOptions, rng: Rng): Float32Array {
+export function photometricAugment(images: Float32Array, shape: readonly [number, number, number], normalization: Normalization, options: PhotometricOptions, rngs: Rng | ((image: number) => Rng)): Float32Array {
   const [batch, height, width] = shape;
   const size = height * width * 3;
   if (images.length !== batch * size) throw new RangeError(`photometricAugment: expected ${batch * size} values for [${shape.join(', ')}, 3], got ${images.length}.`);
@@ -73,6 +74,7 @@ export function photometricAugment(images: Float32Array, shape: readonly [number
   const out = new Float32Array(images.length);
   const rgb = new Float32Array(size);
   for (let b = 0; b < batch; b++) {
+    const rng = typeof rngs === 'function' ? rngs(b) : rngs;
     const base = b * size;
     for (let i = 0; i < size; i++) rgb[i] = images[base + i]! * scale[i % 3]! + offset[i % 3]!;
     if (rng.next() < options.jitterProbability) {
