@@ -54,7 +54,7 @@ describe('a run and the commands that read it', () => {
     const changed = await runCli(cachedRun(runDir), { cwd: dir, timeoutMs: 120_000 });
     ok(changed, 'changed data');
     assert.doesNotMatch(changed.stdout, /warm-up reused/, changed.stdout);
-    assert.match(changed.stdout, /source-only after 6 steps/);
+    assert.match(changed.stdout, /source-only warm-up after 6 steps/);
   });
 
   it('off a terminal, a run logs a line per phase on stderr, not one per 10 % of each', () => {

@@ -10,7 +10,8 @@ import type { Dataset, WarnFn } from '../data/dataset.js';
 import { IGNORE_INDEX, trainIdsToColor } from '../data/label_maps.js';
 import { openDataset } from '../data/open_dataset.js';
 import { encodePng } from '../data/png.js';
-import { ensureBenchmark, readBenchmarkManifest, resolveSynthOptions, type SynthOptions } from '../data/synth/benchmark.js';
+import { ensureBenchmark, readBenchmarkManifest, type SynthOptions } from '../data/synth/benchmark.js';
+import { synthOptionsOf } from '../train/data_setup.js';
 import { predictImage } from '../eval/predict.js';
 import type { SegmentationModel } from '../models/segmentation_model.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
@@ -82,16 +83,7 @@ export async function openTargetVal(config: Config, warn: WarnFn = () => {}, pro
     if (entry.dataset === 'synthetic') {
       const dir = resolve(entry.root ?? defaultBenchmarkDir(config.data.synthetic));
       const s = config.data.synthetic;
-      const wanted: SynthOptions = resolveSynthOptions({
-        seed: s.seed,
-        height: s.height,
-        width: s.width,
-        sourceTrain: s.sourceImages,
-        sourceVal: s.valImages,
-        targetTrain: s.targetImages,
-        targetVal: s.valImages,
-        shift: s.shift,
-      });
+      const wanted: SynthOptions = synthOptionsOf(s);
       const manifest = readBenchmarkManifest(dir);
       if (manifest !== undefined) {
         const differs = (Object.keys(wanted) as (keyof SynthOptions)[]).filter((k) => manifest.options[k] !== wanted[k]);

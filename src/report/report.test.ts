@@ -293,7 +293,7 @@ describe('mosaics', () => {
     writeFakeRun(dir, { checkpoint: true });
     const manifestPath = join(fakeRunConfig(dir).data.target.root!, 'benchmark.json');
     mkdirSync(join(manifestPath, '..'), { recursive: true });
-    writeFileSync(manifestPath, JSON.stringify({ format: 'protoseg-synth', generatorVersion: 1, options: { seed: 0, height: 64, width: 128, sourceTrain: 2, sourceVal: 4, targetTrain: 2, targetVal: 4, shift: fakeRunConfig(dir).data.synthetic.shift } }));
+    writeFileSync(manifestPath, JSON.stringify({ format: 'protoseg-synth', generatorVersion: 1, options: { seed: 0, height: 64, width: 128, sourceTrain: 2, sourceVal: 4, targetTrain: 2, targetVal: 4, shift: fakeRunConfig(dir).data.synthetic.shift, shiftKind: 'realistic' } }));
     const html = readFileSync(await writeReport(dir), 'utf8');
     assert.match(html, /generated with other options since this run \(height 64 instead of 32, width 128 instead of 64\)/);
     assert.equal(readFileSync(manifestPath, 'utf8').includes('"height":64'), true, 'manifest untouched');

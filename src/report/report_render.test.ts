@@ -68,7 +68,7 @@ describe('report in headless Chromium', { skip: SKIP_BROWSER_TESTS ? 'PROTOSEG_S
       await page.goto(url, { waitUntil: 'load' });
       const facts = (await page.evaluate(COLLECT)) as PageFacts;
 
-      assert.deepEqual(facts.sections, ['summary', 'miou', 'per-class', 'confusion', 'losses', 'learning-rate', 'bank', 'mosaics']);
+      assert.deepEqual(facts.sections, ['summary', 'miou', 'per-class', 'confusion', 'losses', 'learning-rate', 'bank', 'diagnostics', 'mosaics']);
       const ids = facts.charts.map((c) => c.id);
       for (const id of ['chart-miou', 'chart-iou-source', 'chart-iou-target', 'chart-confusion-target', 'chart-confusion-source', 'chart-loss-total', 'chart-loss-protoNce', 'chart-lr', 'chart-instances-source', 'chart-instances-target', 'chart-purity']) {
         assert.ok(ids.includes(id), `chart ${id} not in the page (${ids.join(', ')})`);

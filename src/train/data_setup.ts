@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.js';
 import type { Dataset, WarnFn } from '../data/dataset.js';
 import { computeClassPresence, readSplitFile, selectFewShot, subsetDataset, writeSplitFile } from '../data/fewshot_split.js';
 import { openDataset } from '../data/open_dataset.js';
-import { ensureBenchmark } from '../data/synth/benchmark.js';
+import { ensureBenchmark, resolveSynthOptions, type SynthOptions } from '../data/synth/benchmark.js';
 import { ConfigError } from '../errors.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
 
@@ -34,6 +34,11 @@ export interface RunData {
   fewShotListFile: string;
 }
 
+/** The generator options of the config's built-in benchmark section. */
+export function synthOptionsOf(s: Config['data']['synthetic']): SynthOptions {
+  return resolveSynthOptions({ seed: s.seed, height: s.height, width: s.width, sourceTrain: s.sourceImages, sourceVal: s.valImages, targetTrain: s.targetImages, targetVal: s.valImages, shift: s.shift, shiftKind: s.shiftKind });
+}
+
 /** Where a domain of the config lives on disk (the built-in benchmark is generated on first use). */
 export interface ResolvedDomain {
   dataset: 'cityscapes' | 'gta5' | 'folder';
@@ -51,11 +56,7 @@ export async function resolveDomain(config: Config, domain: 'source' | 'target',
   }
   const s = config.data.synthetic;
   const dir = resolve(entry.root ?? defaultBenchmarkDir(s));
-  await ensureBenchmark(
-    dir,
-    { seed: s.seed, height: s.height, width: s.width, sourceTrain: s.sourceImages, sourceVal: s.valImages, targetTrain: s.targetImages, targetVal: s.valImages, shift: s.shift, shiftKind: s.shiftKind },
-    progress,
-  );
+  await ensureBenchmark(dir, synthOptionsOf(s), progress);
   return domain === 'source' ? { dataset: 'cityscapes', root: join(dir, 'source') } : { dataset: 'gta5', root: join(dir, 'target') };
 }
 
