@@ -124,7 +124,7 @@ export const configSchema = z.strictObject({
       beta1: probability().default(0.9).describe('adam beta1'),
       beta2: probability().default(0.999).describe('adam beta2'),
       weightDecay: z.number().min(0).max(1).default(1e-4).describe('L2 weight decay; never applied to batch-norm parameters'),
-      adaptLrMultiplier: z.number().positive().max(10).default(0.1).describe('learning rate of the adaptation phase = lr x this (its schedule restarts after the warm-up)'),
+      adaptLrMultiplier: z.number().positive().max(10).default(0.3).describe('learning rate of the adaptation phase = lr x this (its schedule restarts after the warm-up; 0.3 chosen on the development benchmark, docs/method.md)'),
       headLrMultiplier: z.number().positive().max(100).default(1).describe('lr multiplier of the decoder output layer, projection head and classifier'),
       schedule: z.enum(['poly', 'constant', 'inverse']).default('poly').describe('poly: lr*(1-t/T)^power; inverse: lr*(1+1e-4 t)^-0.75 (PCS); constant'),
       power: z.number().positive().max(10).default(0.9).describe('poly schedule power'),
@@ -135,8 +135,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       steps: positiveInt().default(300).describe('warm-up on the labelled source images (the source-only baseline every adapting method starts from): optimisation steps'),
       oracleSteps: positiveInt().default(3000).describe('target-oracle / source-oracle: optimisation steps of their own, longer schedule (long enough to converge: see docs/method.md)'),
-      epochs: nonNegativeInt().default(5).describe('adapting methods (pcs, pcs-seed, max-squares): adaptation epochs after the warm-up'),
-      stepsPerEpoch: positiveInt().default(40).describe('adapting methods: iterations per adaptation epoch'),
+      epochs: nonNegativeInt().default(10).describe('adapting methods (pcs, pcs-seed, max-squares): adaptation epochs after the warm-up (10 x 100 iterations keeps `npm start` under 10 minutes; docs/method.md says what a longer schedule gains)'),
+      stepsPerEpoch: positiveInt().default(100).describe('adapting methods: iterations per adaptation epoch'),
       logEvery: positiveInt().default(10).describe('steps between metrics.jsonl lines'),
       checkpointEvery: positiveInt().default(50).describe('steps between checkpoints (a kill loses at most this many)'),
       evalEvery: nonNegativeInt().default(0).describe('warm-up: steps between evaluations (source val, and target val for the curves; 0: only at its end); adaptation evaluates at every epoch end'),
@@ -223,7 +223,7 @@ export const configSchema = z.strictObject({
         .prefault({}),
       rectify: z
         .strictObject({
-          enabled: z.boolean().default(true).describe('pcs: rectify the teacher\'s pseudo-labels with the target class prototypes (k-means centroids of the decoder-feature memory bank; ProDA)'),
+          enabled: z.boolean().default(false).describe('pcs: rectify the teacher\'s pseudo-labels with the target class prototypes (k-means centroids of the decoder-feature memory bank; ProDA); off by default: it cost target mIoU on the development benchmark (docs/method.md)'),
           temperature: z.number().positive().max(10).default(0.1).describe('temperature of the prototype softmax over cosine similarities'),
         })
         .prefault({}),
@@ -238,7 +238,7 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({})
-    .describe('the default method (pcs): self-training with an EMA teacher, ClassMix, strong augmentation, per-domain BN statistics, and PCS prototypes on the decoder features that rectify the pseudo-labels; pcs.kList / kmeansInit / kmeansIterations / minCells / bankMomentum / phiFloor / crossTemperature set the prototype machinery'),
+    .describe('the default method (pcs): self-training with an EMA teacher, ClassMix, strong augmentation, per-domain BN statistics, and PCS prototypes on the decoder features (protoNce, cross-domain entropy; optionally rectifying the pseudo-labels); pcs.kList / kmeansInit / kmeansIterations / minCells / bankMomentum / phiFloor / crossTemperature set the prototype machinery'),
 
   distributed: z
     .strictObject({

@@ -30,6 +30,7 @@ import { initBackend, type BackendName } from '../kernels/backend.js';
 import { Diagnostics, lookPartnerShare } from '../metrics/diagnostics.js';
 import type { Metrics } from '../metrics/iou.js';
 import { createModel, type SegmentationModel } from '../models/segmentation_model.js';
+import type { StatisticsDomain } from '../models/layers.js';
 import { writeReport } from '../report/report.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
 import { BatchStream, type StreamPosition } from './batch_stream.js';
@@ -148,9 +149,10 @@ export function baselineKey(config: Config, backend: BackendName, runtime: { thr
   const threads = runtime.threads || config.threads || availableParallelism();
   const runtimeKey = { backend, threads: backend === 'native' ? threads : undefined, ...(ranks > 1 ? { ranks, syncBatchNorm: config.distributed.syncBatchNorm } : {}) };
   // Per-image augmentation streams (batchImageRng) since issue 11: earlier cached baselines drew otherwise.
+  // v4: the warm-up's target mIoU is measured with the source statistics (v3 could hold uninitialised target ones).
   const augment = train.warmupAugment ? { ...config.adapt.augment, streams: 'per-image' } : false;
   // The content of the data (file sizes and mtimes), so a regenerated dataset never reuses a baseline.
-  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, augment, runtime: runtimeKey, content: datasetFingerprint(datasets), v: 3 };
+  const relevant = { data: { ...data, prefetch: undefined }, model, optimizer: { ...optimizer, adaptLrMultiplier: undefined }, steps: train.steps, seed, warmupLosses, augment, runtime: runtimeKey, content: datasetFingerprint(datasets), v: 4 };
   return createHash('sha256').update(JSON.stringify(relevant)).digest('hex').slice(0, 16);
 }
 
@@ -163,8 +165,9 @@ export async function evaluateOn(
   progress: ProgressReporter = noProgress,
   label = 'evaluate',
   shard?: SplitEvaluationOptions['shard'],
+  statistics: StatisticsDomain = statisticsDomainFor(config, domain),
 ): Promise<SplitEvaluation> {
-  model.setStatisticsDomain(statisticsDomainFor(config, domain));
+  model.setStatisticsDomain(statistics);
   try {
     return await evaluateSplit(model, dataset, { scale: config.eval.scale, maxImages: config.eval.maxImages, cellHead: true, progress, label, ...(shard ? { shard } : {}) });
   } finally {
@@ -444,7 +447,9 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
 
   const evaluateBoth = async (what: string): Promise<{ source: SplitEvaluation; target: SplitEvaluation }> => {
     const source = await evaluateOn(model, data.source.val, config, 'source', progress, `${what}: source val`, dp.evaluationShard);
-    const target = await evaluateOn(model, data.target.val, config, 'target', progress, `${what}: target val`, dp.evaluationShard);
+    // Before the method's init there are no target statistics yet: the warm-up model is judged with its own.
+    const statistics = state.phase === 'warmup' ? 'source' : statisticsDomainFor(config, 'target');
+    const target = await evaluateOn(model, data.target.val, config, 'target', progress, `${what}: target val`, dp.evaluationShard, statistics);
     return { source, target };
   };
   /** What an evaluation adds to metrics.jsonl: both decoders' mIoU, and the ground-truth diagnostics. */

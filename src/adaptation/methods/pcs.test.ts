@@ -78,5 +78,10 @@ describe('pcs adaptation on a tiny benchmark', () => {
     // Ground-truth diagnostics of the pseudo-labels and the clusters are logged (the benchmark has target labels).
     assert.ok(adapt.some((l) => typeof l['pseudo/tgt/accuracy'] === 'number'));
     assert.ok(lines.some((l) => typeof l['kmeans/tgt/k19/gtNmi'] === 'number'));
+    // The "source-only (warm-up)" row is the source-only model as source-only itself evaluates it (its own
+    // statistics; the target ones do not exist before the method's init).
+    const sourceOnly = await train(validateConfig({ ...config, method: 'source-only' }), { outDir: join(dir, 'source-only') });
+    assert.equal(metrics.baseline!.target.mIoU, sourceOnly.metrics!.target.mIoU);
+    assert.equal(metrics.baseline!.source.mIoU, sourceOnly.metrics!.source.mIoU);
   });
 });
