@@ -112,9 +112,9 @@ describe('shipped presets (configs/)', () => {
       assert.equal(raw.extends, 'benchmark.json', file);
       const config = resolveConfig({ file });
       assert.equal(config.method, method, file);
-      // Only the method differs from the default benchmark run (the seed preset also pins the benchmark and schedule it was measured with).
+      // Only the method differs from the default benchmark run (the seed preset also pins the benchmark, schedule and adaptation learning rate it was measured with).
       const base = resolveConfig({ file: join(configs, 'benchmark.json') });
-      const expected = method === 'pcs-seed' ? { ...base, data: { ...base.data, synthetic: { ...base.data.synthetic, shiftKind: 'permuted' } }, train: { ...base.train, epochs: 5, stepsPerEpoch: 40 } } : base;
+      const expected = method === 'pcs-seed' ? { ...base, data: { ...base.data, synthetic: { ...base.data.synthetic, shiftKind: 'permuted' } }, optimizer: { ...base.optimizer, adaptLrMultiplier: 0.1 }, train: { ...base.train, epochs: 5, stepsPerEpoch: 40 } } : base;
       assert.deepEqual({ ...config, method: 'pcs', description: undefined }, { ...expected, description: undefined });
     }
   });
