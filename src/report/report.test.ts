@@ -194,7 +194,7 @@ describe('report html', () => {
     assert.match(html, /source-only \(warm-up, baseline\)/);
     assert.match(html, /chosen on source-val at step 8/);
     // The adaptation learning rate, not only the warm-up's.
-    assert.match(html, /<th scope="row">adaptation learning rate<\/th><td>0\.001 \(lr 0\.01 × optimizer\.adaptLrMultiplier 0\.1, poly over the 4 adaptation iterations\)<\/td>/);
+    assert.match(html, /<th scope="row">adaptation learning rate<\/th><td>0\.003 \(lr 0\.01 × optimizer\.adaptLrMultiplier 0\.3, poly over the 4 adaptation iterations\)<\/td>/);
     // Confusion matrices of the final model, target first.
     assert.ok(ids.includes('chart-confusion-target') && ids.includes('chart-confusion-source'), ids.join(', '));
     assert.ok(ids.indexOf('chart-confusion-target') < ids.indexOf('chart-confusion-source'));
