@@ -20,7 +20,7 @@ import { protoNceLoss, type ClusteringRun } from '../losses/proto_nce_loss.js';
 import type { Diagnostics } from '../metrics/diagnostics.js';
 import type { SegmentationModel } from '../models/segmentation_model.js';
 import { scoped } from '../ops/scoped.js';
-import { clusterBank } from './kmeans.js';
+import { clusterBank, type BankClustering } from './kmeans.js';
 import { MemoryBank, type BankBatch } from './memory_bank.js';
 import { apclRows, sourcePrototypes } from './prototypes.js';
 import { cellPseudoLabels, computeInstances, mergeRegionLabels, toBankBatch } from './regions.js';
@@ -34,6 +34,37 @@ export interface ClusterState {
   centroids: Float32Array;
   concentration: Float32Array;
   slotAssignments: Int32Array;
+}
+
+/**
+ * An epoch's k-means runs on one domain's bank (one per k of pcs.kList; the target's warm start falls
+ * back to the source prototypes), reported to the ground-truth diagnostics under the configured k (a
+ * small bank clusters into fewer, so the keys stay stable over epochs). Undefined for an empty bank.
+ */
+export function clusterEpochBank(
+  bank: MemoryBank,
+  domain: 'source' | 'target',
+  pcs: Config['pcs'],
+  sourceProtos: ReturnType<typeof sourcePrototypes>,
+  seed: number,
+  diagnostics: Diagnostics | undefined,
+): { clustering: BankClustering; clusters: ClusterState[] } | undefined {
+  const n = bank.validCount();
+  if (n === 0) return undefined;
+  const clustering = clusterBank(bank, {
+    kList: pcs.kList.map((k) => Math.min(k, n)),
+    init: pcs.kmeansInit,
+    ...(domain === 'target' ? { sourcePrototypes: sourceProtos, minConfidentRows: pcs.apcl.minTargetRows } : {}),
+    iterations: pcs.kmeansIterations,
+    seed,
+    phiFloor: pcs.phiFloor,
+  });
+  clustering.slotAssignments.forEach((bySlot, m) => {
+    const slots = Int32Array.from(bySlot.keys()).filter((slot) => bySlot[slot]! >= 0);
+    diagnostics?.clustering(domain, `k${pcs.kList[m]}`, slots, Int32Array.from(slots, (slot) => bySlot[slot]!));
+  });
+  const clusters = clustering.runs.map((run, m) => ({ k: run.centroids.length / bank.dims, centroids: run.centroids, concentration: run.concentration, slotAssignments: clustering.slotAssignments[m]! }));
+  return { clustering, clusters };
 }
 
 /** Loss terms of a step plus what to write into the bank after the optimiser step. */
@@ -358,31 +389,10 @@ export class ProtoAdapter {
     const started = Date.now();
     const sourceProtos = sourcePrototypes(this.sourceBank);
     for (const [d, domain] of (['source', 'target'] as const).entries()) {
-      const bank = this.bank(domain);
-      const n = bank.validCount();
-      if (n === 0) {
-        this.clusters[domain] = [];
-        continue;
-      }
-      const clustering = clusterBank(bank, {
-        kList: pcs.kList.map((k) => Math.min(k, n)),
-        init: pcs.kmeansInit,
-        ...(domain === 'target' ? { sourcePrototypes: sourceProtos, minConfidentRows: pcs.apcl.minTargetRows } : {}),
-        iterations: pcs.kmeansIterations,
-        seed: hashSeed(seed, epoch, d),
-        phiFloor: pcs.phiFloor,
-      });
-      clustering.slotAssignments.forEach((bySlot, m) => {
-        const slots = Int32Array.from(bySlot.keys()).filter((slot) => bySlot[slot]! >= 0);
-        // Named by the configured k (a small bank clusters into fewer), so the keys are stable over epochs.
-        this.options.diagnostics?.clustering(domain, `k${pcs.kList[m]}`, slots, Int32Array.from(slots, (slot) => bySlot[slot]!));
-      });
-      this.clusters[domain] = clustering.runs.map((run, m) => ({
-        k: run.centroids.length / bank.dims,
-        centroids: run.centroids,
-        concentration: run.concentration,
-        slotAssignments: clustering.slotAssignments[m]!,
-      }));
+      const epochClustering = clusterEpochBank(this.bank(domain), domain, pcs, sourceProtos, hashSeed(seed, epoch, d), this.options.diagnostics);
+      this.clusters[domain] = epochClustering?.clusters ?? [];
+      if (epochClustering === undefined) continue;
+      const clustering = epochClustering.clustering;
       report.kmeansIterations.push(...clustering.runs.map((run) => run.iterations));
       // Purity of the first run against the slots' pseudo-labels (ground truth for labelled source images).
       const purity = clustering.purity[0]!;

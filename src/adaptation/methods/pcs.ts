@@ -38,12 +38,12 @@ import type { SegmentationModel } from '../../models/segmentation_model.js';
 import { scoped } from '../../ops/scoped.js';
 import { classMix } from '../class_mix.js';
 import { EmaTeacher } from '../ema_teacher.js';
-import { clusterBank, warmStartCentroids } from '../kmeans.js';
+import { warmStartCentroids } from '../kmeans.js';
 import { MemoryBank, type BankBatch } from '../memory_bank.js';
 import { sourcePrototypes } from '../prototypes.js';
 import { ClassThresholds, pseudoLabelWeights, rectifyProbabilities, topClasses } from '../pseudo_label.js';
 import { computeInstances, toBankBatch } from '../regions.js';
-import { batchImages, batchLabels, type ClusterState } from '../proto_adapter.js';
+import { batchImages, batchLabels, clusterEpochBank, type ClusterState } from '../proto_adapter.js';
 import type { IterationBatches, LossTerms, MethodContext, MethodState, StepSpec, UdaMethod } from './method.js';
 
 type Domain = 'source' | 'target';
@@ -272,25 +272,10 @@ export class PcsMethod implements UdaMethod {
     const sourceProtos = sourcePrototypes(this.sourceBank);
     for (const [d, domain] of (['source', 'target'] as const).entries()) {
       const bank = domain === 'source' ? this.sourceBank : this.targetBank;
-      const n = bank.validCount();
-      if (n === 0) {
-        this.clusters[domain] = [];
-        continue;
-      }
-      const clustering = clusterBank(bank, {
-        kList: pcs.kList.map((k) => Math.min(k, n)),
-        init: pcs.kmeansInit,
-        ...(domain === 'target' ? { sourcePrototypes: sourceProtos, minConfidentRows: pcs.apcl.minTargetRows } : {}),
-        iterations: pcs.kmeansIterations,
-        seed: hashSeed(config.seed, epoch, d, 31),
-        phiFloor: pcs.phiFloor,
-      });
-      clustering.slotAssignments.forEach((bySlot, m) => {
-        const slots = Int32Array.from(bySlot.keys()).filter((slot) => bySlot[slot]! >= 0);
-        // Named by the configured k (a small bank clusters into fewer), so the keys are stable over epochs.
-        ctx.diagnostics.clustering(domain, `k${pcs.kList[m]}`, slots, Int32Array.from(slots, (slot) => bySlot[slot]!));
-      });
-      this.clusters[domain] = clustering.runs.map((run, m) => ({ k: run.centroids.length / bank.dims, centroids: run.centroids, concentration: run.concentration, slotAssignments: clustering.slotAssignments[m]! }));
+      const epochClustering = clusterEpochBank(bank, domain, pcs, sourceProtos, hashSeed(config.seed, epoch, d, 31), ctx.diagnostics);
+      this.clusters[domain] = epochClustering?.clusters ?? [];
+      if (epochClustering === undefined) continue;
+      const clustering = epochClustering.clustering;
       record[`purity/${domain === 'source' ? 'src' : 'tgt'}`] = Number.isFinite(clustering.purity[0]!) ? clustering.purity[0] : null;
       if (domain === 'target') {
         // The first run with a cluster per class gives the rectification prototypes.
