@@ -22,7 +22,7 @@ const SUMMARY = `protoseg: few-shot unsupervised domain adaptation for semantic 
 usage: protoseg <command> [options]     (protoseg <command> --help for its options)
 
 commands:
-  train       train a model (default: the full PCS-seg method on the built-in benchmark)
+  train       train a model (default: the pcs method on the built-in benchmark)
   eval        evaluate a run or checkpoint (mIoU, per-class IoU, pixel accuracy)
   predict     write colour and trainId PNGs for images
   export      write a trained model as ONNX, or as a web page that segments images offline

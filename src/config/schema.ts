@@ -61,7 +61,7 @@ export function lossTermActive(loss: LossTermConfig, epoch: number): boolean {
 
 export const configSchema = z.strictObject({
   description: z.string().optional().describe('free text saying what this config is for (ignored by training)'),
-  method: z.enum(METHOD_NAMES).default('pcs').describe('pcs: full PCS-seg + max-squares; source-only: few labelled source images only; target-oracle: trained on target labels (upper bound, analysis only); max-squares: source labels + max-squares on target, no prototypes'),
+  method: z.enum(METHOD_NAMES).default('pcs').describe('pcs: self-training with PCS prototypes on the decoder features (the default); pcs-seed: PCS-seg + max-squares as first built; source-only: few labelled source images only; adabn: source-only with target BN statistics; max-squares: source labels + max-squares on target, no prototypes; source-oracle / target-oracle: all source / target labels (references, analysis only)'),
   seed: nonNegativeInt().default(0).describe('seed of every random choice (init, data order, augmentation, k-means)'),
   backend: z.enum(['auto', 'wasm', 'cpu', 'node', 'native']).default('auto').describe('tensor backend; auto prefers tfjs-node, then the libtorch backend, then wasm'),
   threads: nonNegativeInt().max(256).default(0).describe('intra-op threads of the native backend (0: all cores); use 1 per process when running several trainings at once'),

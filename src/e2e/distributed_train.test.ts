@@ -158,7 +158,7 @@ describe('a full short pcs run on 2 ranks, kill and resume (real processes, 127.
     const r = await runCli(runArgs(two, FULL, PCS, TWO_RANKS), { cwd: dir, timeoutMs: 120_000 });
     ok(r, '2 ranks');
     // One result table (rank 0 speaks for the run), the report and metrics written once.
-    assert.equal(r.stdout.split('PCS-seg (adapted)').length - 1, 1, r.stdout);
+    assert.equal(r.stdout.split('pcs (adapted)').length - 1, 1, r.stdout);
     assert.ok(existsSync(join(two, 'report.html')) && existsSync(join(two, 'checkpoints', 'best.ckpt')));
     assert.deepEqual(stepLines(readMetricsLines(two)).map((l) => l.step), Array.from({ length: TOTAL }, (_, i) => i + 1));
     // Measured between 1-process runs with 1 and 2 native threads on this config: 0.1-0.3 mIoU points.

@@ -189,7 +189,7 @@ describe('report html', () => {
     assert.ok(chartMarkup(html, 'chart-instances-source').includes('>epoch 2<'));
     // Summary: method, configured backend, steps, final and baseline mIoU, selection.
     assert.match(html, /<table class="summary">/);
-    assert.match(html, /pcs — PCS-seg/);
+    assert.match(html, /pcs — self-training with PCS prototypes/);
     assert.match(html, /wasm \(as configured/);
     assert.match(html, /source-only \(warm-up, baseline\)/);
     assert.match(html, /chosen on source-val at step 8/);

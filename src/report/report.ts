@@ -66,7 +66,8 @@ const DOMAIN_COLORS = { source: PALETTE[0], target: PALETTE[1] } as const;
 const BASELINE_COLOR = '#9a9a9a';
 
 const METHOD_TITLES: Record<string, string> = {
-  pcs: 'PCS-seg + max-squares (adapted)',
+  pcs: 'self-training with PCS prototypes on the decoder features (adapted)',
+  'pcs-seed': 'pcs-seed: PCS-seg + max-squares as first built (adapted)',
   'source-only': 'source-only',
   'target-oracle': 'target-oracle (trained on target labels)',
   'max-squares': 'max-squares (adapted)',

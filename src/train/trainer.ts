@@ -628,7 +628,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
 export function resultTable(method: Config['method'], metrics: RunMetrics): string {
   const rows: [string, Metrics, Metrics][] = [];
   if (metrics.baseline) rows.push(['source-only (warm-up)', metrics.baseline.source, metrics.baseline.target]);
-  rows.push([method === 'pcs' ? 'PCS-seg (adapted)' : method, metrics.source, metrics.target]);
+  rows.push([method === 'pcs' || method === 'pcs-seed' || method === 'max-squares' ? `${method} (adapted)` : method, metrics.source, metrics.target]);
   const lines = ['', 'model                    source val mIoU   target val mIoU', ...rows.map(([name, s, t]) => `${name.padEnd(24)} ${fmt(s.mIoU).padStart(15)}   ${fmt(t.mIoU).padStart(15)}`)];
   if (metrics.baseline) {
     const gain = metrics.target.mIoU - metrics.baseline.target.mIoU;

@@ -83,7 +83,7 @@ async function launch(options: LaunchOptions, runDir: string): Promise<number> {
 export const trainCommand: CommandSpec = {
   name: 'train',
   summary:
-    'Trains a model. With no --config: the full PCS-seg method on the built-in benchmark (generated on first use and cached),\n' +
+    'Trains a model. With no --config: the pcs method on the built-in benchmark (generated on first use and cached),\n' +
     'after a source-only warm-up that is the baseline; prints source-only vs adapted target mIoU at the end.',
   flags: {
     config: { type: 'string', argument: 'FILE', description: 'JSON config (may "extends" other files); see configs/' },
