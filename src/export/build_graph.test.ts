@@ -84,7 +84,8 @@ describe('export graph', () => {
   it('bakes in the target-domain BN statistics when asked (models with per-domain statistics), the shared ones otherwise', () => {
     const model = createModel({ encoder: { name: 'scratch', widths: [4, 4] }, embeddingDim: 4, projectionStride: 2 });
     try {
-      // Give the target statistics other values than the source ones.
+      // Give the target statistics values of their own (written, as an adapted model's are), other than the source ones.
+      model.copyStatistics('source', 'target');
       for (const [name, v] of model.buffers()) if (name.endsWith('target_moving_mean')) v.assign(tf.fill(v.shape, 0.7));
       const weightsOf = (g: ReturnType<typeof buildExportGraph>) => JSON.stringify(Object.values(g.graph.weights).map((w) => Array.from((w as { data: Float32Array }).data ?? [])));
       const target = buildExportGraph(model, 'target');

@@ -144,6 +144,9 @@ export const STATISTICS_DOMAINS: readonly StatisticsDomain[] = ['source', 'targe
  * There is one pair of moving statistics per domain (buffers moving_mean / moving_variance for the
  * source, target_moving_mean / target_moving_variance for the target, which a state dict without
  * them fills from the source pair); `domain` says which pair forward reads and updates.
+ * Until the target pair is first written (estimated, trained in the target domain, or copied into),
+ * it does not exist yet: reading it reads the source pair, so a model that has never seen target data
+ * (a source-only warm-up, or its checkpoint) predicts target images with the statistics it has.
  */
 export class BatchNorm extends Module {
   readonly gamma: tf.Variable;
@@ -155,6 +158,8 @@ export class BatchNorm extends Module {
   private readonly statistics: Record<StatisticsDomain, { mean: tf.Variable; variance: tf.Variable }>;
   /** While set: batches seen since estimation began; updates are then a plain running average (AdaBN). */
   private estimatedBatches: number | undefined;
+  /** Whether the target pair holds statistics of its own (see the class comment). */
+  private targetWritten = false;
 
   constructor(init: Initializer, options: BatchNormOptions) {
     super();
@@ -175,21 +180,43 @@ export class BatchNorm extends Module {
     };
   }
 
+  /** Whether the target statistics have been written (estimated, trained or copied into); until then target reads the source pair. */
+  get hasTargetStatistics(): boolean {
+    return this.targetWritten;
+  }
+
+  /** The pair a read in `domain` sees: the target's own once written, the source pair until then. */
+  private readable(domain: StatisticsDomain): { mean: tf.Variable; variance: tf.Variable } {
+    return this.statistics[domain === 'target' && !this.targetWritten ? 'source' : domain];
+  }
+
   /** Moving mean of the active domain. */
   get movingMean(): tf.Variable {
-    return this.statistics[this.domain].mean;
+    return this.readable(this.domain).mean;
   }
 
   /** Moving variance (unbiased) of the active domain. */
   get movingVariance(): tf.Variable {
-    return this.statistics[this.domain].variance;
+    return this.readable(this.domain).variance;
   }
 
   /** Overwrites one domain's moving statistics with another's. */
   copyStatistics(from: StatisticsDomain, to: StatisticsDomain): void {
     if (from === to) return;
-    this.statistics[to].mean.assign(this.statistics[from].mean);
-    this.statistics[to].variance.assign(this.statistics[from].variance);
+    const source = this.readable(from);
+    this.statistics[to].mean.assign(source.mean);
+    this.statistics[to].variance.assign(source.variance);
+    if (to === 'target') this.targetWritten = true;
+  }
+
+  /**
+   * A checkpoint's target pair counts as written when the state dict held it and it is not the
+   * constructor's zeros/ones (checkpoints written before this flag existed saved unwritten pairs too).
+   */
+  protected override stateLoaded(loaded: (name: string) => boolean): void {
+    const { mean, variance } = this.statistics.target;
+    const initial = (mean.dataSync() as Float32Array).every((v) => v === 0) && (variance.dataSync() as Float32Array).every((v) => v === 1);
+    this.targetWritten = loaded('target_moving_mean') && loaded('target_moving_variance') && !initial;
   }
 
   /**
@@ -218,6 +245,8 @@ export class BatchNorm extends Module {
         this.estimatedBatches += 1;
         m = 1 / this.estimatedBatches;
       }
+      // The first update of the target pair starts from the statistics it read until now (the source's).
+      if (this.domain === 'target' && !this.targetWritten) this.copyStatistics('source', 'target');
       const { mean: movingMean, variance: movingVariance } = this.statistics[this.domain];
       movingMean.assign(tf.add(tf.mul(movingMean, 1 - m), tf.mul(mean, m)));
       movingVariance.assign(tf.add(tf.mul(movingVariance, 1 - m), tf.mul(unbiased, m)));

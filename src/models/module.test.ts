@@ -136,6 +136,49 @@ describe('Module', () => {
     other.dispose();
   });
 
+  it('BatchNorm unwritten target statistics read the source pair; the first target update starts from it; a state dict keeps whether they were written', () => {
+    const bn = new BatchNorm(new Initializer(0), { channels: 1, momentum: 0.5, epsilon: 0 });
+    const x = tf.tensor4d([1, 2, 3, 6], [1, 2, 2, 1]);
+    // A source-only warm-up: source mean 0.5 * 0 + 0.5 * 3 = 1.5, unbiased variance 0.5 + 0.5 * 14/3.
+    tf.dispose(bn.forward(x, { training: true }));
+    assert.equal(bn.hasTargetStatistics, false);
+    bn.domain = 'target';
+    assert.ok(Math.abs(bn.movingMean.dataSync()[0]! - 1.5) < 1e-6, 'unwritten target statistics read the source ones');
+    const targetOut = bn.forward(x, { training: false });
+    bn.domain = 'source';
+    const sourceOut = bn.forward(x, { training: false });
+    assert.deepEqual(Array.from(targetOut.dataSync()), Array.from(sourceOut.dataSync()));
+    // Its state dict holds the constructor's 0 / 1 target pair: a fresh layer loading it still reads the source.
+    const warmDict = bn.stateDict();
+    assert.equal(warmDict['target_moving_mean']!.data[0], 0);
+    const reloaded = new BatchNorm(new Initializer(1), { channels: 1, momentum: 0.5, epsilon: 0 });
+    reloaded.loadStateDict(warmDict);
+    assert.equal(reloaded.hasTargetStatistics, false);
+    reloaded.domain = 'target';
+    assert.ok(Math.abs(reloaded.movingMean.dataSync()[0]! - 1.5) < 1e-6);
+    // The first target update starts from the source pair: 0.5 * 1.5 + 0.5 * mean(2 * x) = 0.75 + 3 = 3.75.
+    const x2 = tf.mul(x, 2) as tf.Tensor4D;
+    bn.domain = 'target';
+    tf.dispose(bn.forward(x2, { training: true }));
+    assert.equal(bn.hasTargetStatistics, true);
+    assert.ok(Math.abs(bn.movingMean.dataSync()[0]! - 3.75) < 1e-6);
+    bn.domain = 'source';
+    assert.ok(Math.abs(bn.movingMean.dataSync()[0]! - 1.5) < 1e-6, 'the source pair is untouched');
+    // Written statistics survive a round trip; a state dict without target buffers (filled from the source) counts as unwritten.
+    reloaded.loadStateDict(bn.stateDict());
+    assert.equal(reloaded.hasTargetStatistics, true);
+    assert.ok(Math.abs(reloaded.movingMean.dataSync()[0]! - 3.75) < 1e-6);
+    const { target_moving_mean: _m, target_moving_variance: _v, ...older } = bn.stateDict();
+    reloaded.loadStateDict(older);
+    assert.equal(reloaded.hasTargetStatistics, false);
+    // copyStatistics into the target writes it.
+    reloaded.copyStatistics('source', 'target');
+    assert.equal(reloaded.hasTargetStatistics, true);
+    tf.dispose([x, x2, targetOut, sourceOut]);
+    bn.dispose();
+    reloaded.dispose();
+  });
+
   it('BatchNorm estimateStatistics: an equal-weight average of the batches seen (AdaBN), then momentum again', () => {
     const bn = new BatchNorm(new Initializer(0), { channels: 1, momentum: 0.1, epsilon: 0 });
     const a = tf.tensor4d([1, 3], [1, 1, 2, 1]);

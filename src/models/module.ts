@@ -213,6 +213,19 @@ export abstract class Module {
     for (const [variable, entry] of writes) {
       tf.tidy(() => variable.assign(tf.tensor(entry.data, variable.shape, 'float32')));
     }
+    this.notifyStateLoaded('', new Set(Object.keys(input)));
+  }
+
+  /**
+   * Called on this module and every descendant after loadStateDict wrote its values. `loaded(name)`
+   * says whether the state dict held this module's own buffer `name` itself (false: it was missing, or
+   * filled from its fallback). Modules with state beyond their variables (BatchNorm) refresh it here.
+   */
+  protected stateLoaded(_loaded: (name: string) => boolean): void {}
+
+  private notifyStateLoaded(prefix: string, keys: ReadonlySet<string>): void {
+    this.stateLoaded((name) => keys.has(prefix + name));
+    for (const [name, child] of this.children) child.notifyStateLoaded(`${prefix}${name}.`, keys);
   }
 
   /** Frees every variable of this module and its children. Idempotent. */

@@ -234,6 +234,12 @@ export class SegmentationModel extends Module {
     return this.batchNorms()[0]?.domain ?? 'source';
   }
 
+  /** Whether the target BN statistics have been written (estimated or trained); until then reading them reads the source ones. */
+  get hasTargetStatistics(): boolean {
+    const layers = this.batchNorms();
+    return layers.length > 0 && layers.every((bn) => bn.hasTargetStatistics);
+  }
+
   /** Makes every BN layer read and update `domain`'s moving statistics. */
   setStatisticsDomain(domain: StatisticsDomain): void {
     if (!STATISTICS_DOMAINS.includes(domain)) throw new ProtosegError('PROTOSEG_INTERNAL', `setStatisticsDomain: expected one of ${STATISTICS_DOMAINS.join(', ')}, got ${String(domain)}.`);

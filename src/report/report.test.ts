@@ -8,6 +8,7 @@ import { initTestBackend } from '../test_utils/backend.js';
 import { decodePng } from '../data/png.js';
 import { ProtosegError } from '../errors.js';
 import { createModel } from '../models/segmentation_model.js';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { reportCommand } from '../cli/commands/report.js';
 import { fakeRunConfig, writeFakeRun } from './fake_run.js';
 import { errorMap, resizeNearest } from './mosaics.js';
@@ -267,6 +268,35 @@ describe('mosaics', () => {
     // Fixed images: the first 4 target-val ids (GTA5 ids are 1-based; the synthetic target val follows the 2 train images).
     assert.deepEqual([...html.matchAll(/<tbody><tr><th scope="row">([^<]+)<br>|<\/tr><tr><th scope="row">([^<]+)<br>/g)].map((m) => m[1] ?? m[2]), ['00003', '00004', '00005', '00006']);
     assert.match(html, /id="palette"/);
+  });
+
+  it('predicts target val with the target BN statistics of a run that keeps them (pcs), with the shared ones otherwise', async () => {
+    const mosaicUris = async (dir: string): Promise<string[]> => {
+      const html = readFileSync(await writeReport(dir, { mosaicImages: 1 }), 'utf8');
+      return [...html.matchAll(/<img class="mosaic-img ([a-z-]+)" src="data:image\/png;base64,([^"]+)"/g)].map((m) => `${m[1]}:${m[2]}`);
+    };
+    // Moves the target statistics of a checkpoint far from the source ones (written, so they are the model's own).
+    const shiftTargetStatistics = (path: string): void => {
+      const contents = loadCheckpoint(path);
+      for (const [name, entry] of Object.entries(contents.arrays)) {
+        if (/\.target_moving_mean$/.test(name)) entry.data = Float32Array.from(entry.data as Float32Array, (v) => v + 3);
+      }
+      saveCheckpoint(path, contents);
+    };
+    for (const method of ['pcs', 'source-only'] as const) {
+      const dir = join(root, `statistics-${method}`);
+      writeFakeRun(dir, { checkpoint: true, method });
+      const before = await mosaicUris(dir);
+      shiftTargetStatistics(join(dir, 'checkpoints', 'latest.ckpt'));
+      const after = await mosaicUris(dir);
+      const pred = (uris: string[]) => uris.find((u) => u.startsWith('mosaic-pred:'));
+      if (method === 'pcs') {
+        assert.notEqual(pred(after), pred(before), 'pcs: the final model predicts target val with its target statistics');
+        assert.equal(after.find((u) => u.startsWith('mosaic-baseline:')), before.find((u) => u.startsWith('mosaic-baseline:')), 'the baseline checkpoint is untouched');
+      } else {
+        assert.equal(pred(after), pred(before), 'source-only keeps one set of statistics, the source (shared) one');
+      }
+    }
   });
 
   it('uses a model passed in without disposing it, and a missing checkpoint is a note', async () => {

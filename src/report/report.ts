@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
+import { statisticsDomainFor } from '../adaptation/methods/registry.js';
 import type { Config } from '../config/schema.js';
 import { CLASSES, CLASS_NAMES } from '../data/label_maps.js';
 import { activeBackend, initBackend, type BackendChoice } from '../kernels/backend.js';
@@ -518,11 +519,18 @@ async function mosaicsFor(record: RunRecord, options: ReportOptions): Promise<Mo
     if ('note' in dataset) return dataset;
     const baseline = loadBaseline(record);
     if ('model' in baseline) owned.push(baseline.model);
+    // Target val images are predicted with the target BN statistics where the method keeps them.
+    const statistics = statisticsDomainFor(config, 'target');
+    const previousStatistics = model.statisticsDomain;
+    model.setStatisticsDomain(statistics);
+    if ('model' in baseline) baseline.model.setStatisticsDomain(statistics);
     try {
       const rows = await computeMosaics(model, dataset, { count: options.mosaicImages ?? 4, scale: config.eval.scale, progress, ...('model' in baseline ? { baseline: baseline.model } : {}) });
       return { rows, modelLabel, ...('model' in baseline ? { baselineLabel: baseline.label } : { baselineNote: baseline.note }) };
     } catch (error) {
       return { note: `Predicting the target val images failed (${(error as Error).message.split('\n')[0]}); mosaics left out.` };
+    } finally {
+      model.setStatisticsDomain(previousStatistics);
     }
   } finally {
     for (const m of owned) m.dispose();

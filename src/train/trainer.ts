@@ -447,9 +447,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
 
   const evaluateBoth = async (what: string): Promise<{ source: SplitEvaluation; target: SplitEvaluation }> => {
     const source = await evaluateOn(model, data.source.val, config, 'source', progress, `${what}: source val`, dp.evaluationShard);
-    // Before the method's init there are no target statistics yet: the warm-up model is judged with its own.
-    const statistics = state.phase === 'warmup' ? 'source' : statisticsDomainFor(config, 'target');
-    const target = await evaluateOn(model, data.target.val, config, 'target', progress, `${what}: target val`, dp.evaluationShard, statistics);
+    // Before the method's init the target statistics are unwritten, so the warm-up model reads its own (BatchNorm).
+    const target = await evaluateOn(model, data.target.val, config, 'target', progress, `${what}: target val`, dp.evaluationShard);
     return { source, target };
   };
   /** What an evaluation adds to metrics.jsonl: both decoders' mIoU, and the ground-truth diagnostics. */

@@ -109,6 +109,7 @@ export async function runPredict(o: PredictCliOptions): Promise<number> {
     log(loaded.description);
     log(`backend: ${loaded.backend}`);
     if (loaded.note !== undefined) log(loaded.note);
+    if (model.statisticsDomain === 'target' && !model.hasTargetStatistics) log('BN statistics: this checkpoint has no target statistics yet (written before adaptation began), so its source statistics are used');
     const failures: { path: string; message: string }[] = [];
     const written = await writePredictions(predictLogits, images.map((path) => ({ path })), o.out, {
       scale: o.scale ?? loaded.config.eval.scale,
