@@ -4,6 +4,7 @@ import { backendFlag, intFlag, runtimeFlags, stringFlag, threadsFlag } from '../
 import { resolveConfig } from '../../config/load.js';
 import { createDistributedContext, distributedSettingsFromEnv, type DistributedContext } from '../../distributed/context.js';
 import { launchRanks, watchLauncher, type LaunchOptions } from '../../distributed/launcher.js';
+import { checkGlobalBatch } from '../../train/data_parallel.js';
 import { noProgress } from '../../progress.js';
 import { ProtosegError } from '../../errors.js';
 import { initBackend } from '../../kernels/backend.js';
@@ -125,6 +126,8 @@ export const trainCommand: CommandSpec = {
     const settings = distributedSettingsFromEnv(process.env);
     let distributed: DistributedContext | undefined;
     if (settings !== undefined && settings.worldSize > 1) {
+      // Before joining: a rank that fails this after the rendezvous can leave a peer mid-connect, whose error would hide this one.
+      if (!resume) checkGlobalBatch(config, settings.worldSize);
       const joined = createDistributedContext(settings);
       distributed = joined;
       watchLauncher(process.env, process.stdin, () => {
