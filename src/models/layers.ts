@@ -215,8 +215,8 @@ export class BatchNorm extends Module {
    */
   protected override stateLoaded(loaded: (name: string) => boolean): void {
     const { mean, variance } = this.statistics.target;
-    const initial = (mean.dataSync() as Float32Array).every((v) => v === 0) && (variance.dataSync() as Float32Array).every((v) => v === 1);
-    this.targetWritten = loaded('target_moving_mean') && loaded('target_moving_variance') && !initial;
+    const initial = (): boolean => (mean.dataSync() as Float32Array).every((v) => v === 0) && (variance.dataSync() as Float32Array).every((v) => v === 1);
+    this.targetWritten = loaded('target_moving_mean') && loaded('target_moving_variance') && !initial();
   }
 
   /**

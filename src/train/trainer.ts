@@ -30,7 +30,6 @@ import { initBackend, type BackendName } from '../kernels/backend.js';
 import { Diagnostics, lookPartnerShare } from '../metrics/diagnostics.js';
 import type { Metrics } from '../metrics/iou.js';
 import { createModel, type SegmentationModel } from '../models/segmentation_model.js';
-import type { StatisticsDomain } from '../models/layers.js';
 import { writeReport } from '../report/report.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
 import { BatchStream, type StreamPosition } from './batch_stream.js';
@@ -165,9 +164,8 @@ export async function evaluateOn(
   progress: ProgressReporter = noProgress,
   label = 'evaluate',
   shard?: SplitEvaluationOptions['shard'],
-  statistics: StatisticsDomain = statisticsDomainFor(config, domain),
 ): Promise<SplitEvaluation> {
-  model.setStatisticsDomain(statistics);
+  model.setStatisticsDomain(statisticsDomainFor(config, domain));
   try {
     return await evaluateSplit(model, dataset, { scale: config.eval.scale, maxImages: config.eval.maxImages, cellHead: true, progress, label, ...(shard ? { shard } : {}) });
   } finally {
@@ -609,7 +607,6 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     };
     files.writeJson(files.metricsPath, metrics);
     if (dp.isMainRank) {
-      model.setStatisticsDomain(statisticsDomainFor(config, 'target'));
       await writeReport(files.dir, { model, modelLabel: 'the final model (last weights)', progress, warn });
       log(`report: ${files.reportPath}`);
     }
