@@ -24,7 +24,7 @@ export const LOSS_CONFIG_NAMES = [
 ] as const;
 export type LossConfigName = (typeof LOSS_CONFIG_NAMES)[number];
 /** Loss terms the default method (pcs) configures under adapt.losses. */
-export const ADAPT_LOSS_NAMES = ['pseudoLabel', 'protoNce', 'crossDomainEntropy', 'maxSquares'] as const;
+export const ADAPT_LOSS_NAMES = ['pseudoLabel', 'sourcePseudoLabel', 'protoNce', 'crossDomainEntropy', 'maxSquares'] as const;
 export type AdaptLossName = (typeof ADAPT_LOSS_NAMES)[number];
 /** Every loss function of the registry (losses/registry.ts). */
 export const LOSS_NAMES = [...LOSS_CONFIG_NAMES, 'pseudoLabel'] as const;
@@ -231,6 +231,7 @@ export const configSchema = z.strictObject({
       losses: z
         .strictObject({
           pseudoLabel: lossSchema(true, 1, 0, 'confidence-weighted pixel cross-entropy on (mixed) target images against the teacher\'s pseudo-labels'),
+          sourcePseudoLabel: lossSchema(false, 1, 0, 'self-training on the unlabelled source images: confidence-weighted pixel cross-entropy against the teacher\'s pseudo-labels (source statistics; an image of the labelled subset keeps its ground truth); adds a batch of source train images to every iteration'),
           protoNce: lossSchema(true, 0.1, 0, 'in-domain prototypical NCE of the student\'s decoder-feature instances against the target clusters'),
           crossDomainEntropy: lossSchema(true, 0.1, 0, 'entropy of the student\'s instance assignments to the other domain\'s centroids (decoder features)'),
           maxSquares: lossSchema(false, 0.1, 0, 'max-squares on the student\'s target softmax'),

@@ -15,6 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { IterationBatches, MethodContext, MethodState, StateArrays, StreamName, UdaMethod } from '../adaptation/methods/method.js';
 import { methodSpec, statisticsDomainFor, type WarmupKind } from '../adaptation/methods/registry.js';
 import { supervisedTerms } from '../adaptation/methods/supervised_terms.js';
+import { labelledSubsetOnly } from '../adaptation/source_self_training.js';
 import type { Config } from '../config/schema.js';
 import { validateConfig } from '../config/load.js';
 import { BatchLoader, batchImageRng, type Batch } from '../data/batch_loader.js';
@@ -263,6 +264,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   const optimizer = new Optimizer({ ...config.optimizer }, params);
   const diagnostics = new Diagnostics({ purity: config.pcs.purity });
   const norm = model.inputNormalization;
+  const labelledSourceIds: ReadonlySet<string> = new Set(data.labelledSource.samples.map((s) => s.id));
 
   const ctx: MethodContext = {
     model,
@@ -530,7 +532,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       const wanted = new Set<StreamName>(['labelled', ...method.streams, 'target']);
       // The order of the streams (and their seeds) is fixed, so runs are comparable across methods.
       if (wanted.has('labelled')) streams['labelled'] = streamFor('labelled', data.labelledSource, true, 11);
-      if (wanted.has('source')) streams['source'] = streamFor('source', data.source.train, true, 12);
+      // Source-train labels where the split has them: the diagnostics score against them; methods get only the labelled subset's.
+      if (wanted.has('source')) streams['source'] = streamFor('source', data.source.train, data.source.train.labelled, 12);
       // Target labels are loaded for the diagnostics only (where the split has them); methods never see them.
       if (wanted.has('target')) streams['target'] = streamFor('target', data.target.train, data.target.train.labelled, 13);
       const totalIterations = method.epochs * config.train.stepsPerEpoch;
@@ -550,7 +553,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
           const source = wanted.has('source') ? await take('source') : undefined;
           const target = await take('target');
           diagnostics.recordTruth('target', target.ids, target.labels, target.labelHeight, target.labelWidth);
-          const batches: IterationBatches = { labelled, target: withoutLabels(target), ...(source ? { source } : {}) };
+          if (source) diagnostics.recordTruth('source', source.ids, source.labels, source.labelHeight, source.labelWidth);
+          const batches: IterationBatches = { labelled, target: withoutLabels(target), ...(source ? { source: labelledSubsetOnly(source, labelledSourceIds) } : {}) };
           const values: Record<string, number> = {};
           let failed = false;
           for (const step of method.steps(batches, state.epoch, ctx)) {

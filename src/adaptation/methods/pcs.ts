@@ -43,8 +43,9 @@ import { MemoryBank, type BankBatch } from '../memory_bank.js';
 import { sourcePrototypes } from '../prototypes.js';
 import { ClassThresholds, pseudoLabelWeights, rectifyProbabilities, topClasses } from '../pseudo_label.js';
 import { computeInstances, toBankBatch } from '../regions.js';
+import { confidentUnlabelledPixels, sourceTrainingTargets, type PixelTargets } from '../source_self_training.js';
 import { batchImages, batchLabels, clusterEpochBank, type ClusterState } from '../proto_adapter.js';
-import type { IterationBatches, LossTerms, MethodContext, MethodState, StepSpec, UdaMethod } from './method.js';
+import type { IterationBatches, LossTerms, MethodContext, MethodState, StepSpec, StreamName, UdaMethod } from './method.js';
 
 type Domain = 'source' | 'target';
 type AdaptConfig = Config['adapt'];
@@ -136,7 +137,8 @@ function fdaBatch(source: Float32Array, target: Float32Array, sourceBatch: numbe
 }
 
 export class PcsMethod implements UdaMethod {
-  readonly streams = [] as const;
+  /** 'source' (a batch of source train images per iteration) when the unlabelled source images are self-trained on. */
+  readonly streams: readonly StreamName[];
   readonly sourceBank: MemoryBank;
   readonly targetBank: MemoryBank;
   teacher: EmaTeacher | undefined;
@@ -148,6 +150,7 @@ export class PcsMethod implements UdaMethod {
   readonly classThresholds: ClassThresholds | undefined;
   private readonly sourceIndex: Map<string, number>;
   private readonly targetIndex: Map<string, number>;
+  private readonly labelledSourceIds: ReadonlySet<string>;
 
   constructor(
     ctx: MethodContext,
@@ -155,6 +158,9 @@ export class PcsMethod implements UdaMethod {
   ) {
     const { model, config } = ctx;
     const dims = model.decoderFeatureChannels;
+    const sourcePseudoLabel = config.adapt.losses.sourcePseudoLabel;
+    this.streams = sourcePseudoLabel.enabled && sourcePseudoLabel.weight > 0 ? ['source'] : [];
+    this.labelledSourceIds = new Set(ctx.labelledSource.samples.map((s) => s.id));
     this.sourceIndex = new Map(ctx.labelledSource.samples.map((s, i) => [s.id, i]));
     this.targetIndex = new Map(ctx.targetTrain.samples.map((s, i) => [s.id, i]));
     const labelled = ctx.labelledSource.samples.map((_, i) => i);
@@ -263,6 +269,23 @@ export class PcsMethod implements UdaMethod {
     return { pseudo, bankBatch };
   }
 
+  /**
+   * The teacher's targets for a source train batch (source statistics, no rectification: the
+   * prototypes are the target's): pseudo-labels with confidence weights, ground truth on the labelled
+   * subset's images. Reports the unlabelled images' confident pixels to the diagnostics. Call inside tidy.
+   */
+  private predictSource(ctx: MethodContext, batch: Batch): PixelTargets {
+    const pseudoConfig = ctx.config.adapt.pseudoLabel;
+    const predictor = this.predictor(ctx.model);
+    predictor.setStatisticsDomain('source');
+    const { logits } = predictor.forwardDecoder(batchImages(batch), { training: false });
+    const top = topClasses(tf.softmax(logits) as tf.Tensor4D);
+    const pseudo = { labels: top.labels, weights: pseudoLabelWeights(top.labels, top.confidence, batch.batchSize, pseudoConfig.threshold, pseudoConfig.weighting) };
+    const scored = confidentUnlabelledPixels(batch.ids, top.labels, top.confidence, pseudoConfig.threshold, this.labelledSourceIds);
+    if (scored.ids.length > 0) ctx.diagnostics.pseudoLabels('source', scored.ids, scored.labels, batch.height, batch.width, 1);
+    return sourceTrainingTargets(batch, pseudo, this.labelledSourceIds);
+  }
+
   async startEpoch(epoch: number, ctx: MethodContext): Promise<Record<string, unknown>> {
     const { config } = ctx;
     if (!PcsMethod.usesBanks(config.adapt)) return {};
@@ -358,6 +381,11 @@ export class PcsMethod implements UdaMethod {
     let sourceImages = labelled.images;
     if (adapt.fda.enabled) sourceImages = fdaBatch(sourceImages, target.images, labelled.batchSize, target.batchSize, labelled.height, labelled.width, adapt.fda.beta);
     if (augment.enabled && augment.source) sourceImages = photometricAugment(sourceImages, [labelled.batchSize, labelled.height, labelled.width], model.inputNormalization, augment, rng(labelled, 2));
+    // Unlabelled source images: the teacher's pseudo-labels (clean input), the student sees them augmented like the target.
+    const unlabelled = batches.source !== undefined && adaptLossActive(adapt, 'sourcePseudoLabel', epoch) ? batches.source : undefined;
+    const unlabelledTargets = unlabelled !== undefined ? scoped(() => this.predictSource(ctx, unlabelled)) : undefined;
+    let unlabelledImages = unlabelled?.images;
+    if (unlabelled !== undefined && augment.enabled) unlabelledImages = photometricAugment(unlabelled.images, [unlabelled.batchSize, unlabelled.height, unlabelled.width], model.inputNormalization, augment, rng(unlabelled, 3));
     const usesBanks = PcsMethod.usesBanks(adapt);
     let sourceBankBatch: BankBatch | undefined;
     // Student target regions: the non-pasted pixels the teacher is confident about.
@@ -378,6 +406,15 @@ export class PcsMethod implements UdaMethod {
         const fromSource = this.instancesFromLabels(ctx, 'source', labelled.ids, source.features, labelled.labels!, new Float32Array(labelled.labels!.length).fill(1), labelled.labelHeight, labelled.labelWidth, true);
         sourceBankBatch = fromSource.bankBatch;
         this.prototypeTerms(ctx, 'source', fromSource.instances.embeddings, fromSource.bankBatch, epoch, terms);
+      }
+      if (unlabelled !== undefined && unlabelledTargets !== undefined && unlabelledImages !== undefined) {
+        const { batchSize, height: h, width: w } = unlabelled;
+        model.setStatisticsDomain('source');
+        const logits = model.forwardDecoder(tf.tensor4d(unlabelledImages, [batchSize, h, w, 3]), { training: true }).logits;
+        terms['loss/srcU/pseudoLabel'] = tf.mul(
+          pseudoLabelLoss({ logits, labels: tf.tensor3d(Int32Array.from(unlabelledTargets.labels), [batchSize, h, w], 'int32'), weights: tf.tensor3d(unlabelledTargets.weights, [batchSize, h, w]) }, { checkLabels: false }),
+          adapt.losses.sourcePseudoLabel.weight,
+        );
       }
       // Target: the (mixed, augmented) batch with its pseudo-labels, target statistics.
       model.setStatisticsDomain(adapt.domainStatistics ? 'target' : 'source');
