@@ -24,7 +24,7 @@ export const LOSS_CONFIG_NAMES = [
 ] as const;
 export type LossConfigName = (typeof LOSS_CONFIG_NAMES)[number];
 /** Loss terms the default method (pcs) configures under adapt.losses. */
-export const ADAPT_LOSS_NAMES = ['pseudoLabel', 'sourcePseudoLabel', 'protoNce', 'crossDomainEntropy', 'maxSquares'] as const;
+export const ADAPT_LOSS_NAMES = ['pseudoLabel', 'sourcePseudoLabel', 'maskedConsistency', 'protoNce', 'crossDomainEntropy', 'maxSquares'] as const;
 export type AdaptLossName = (typeof ADAPT_LOSS_NAMES)[number];
 /** Every loss function of the registry (losses/registry.ts). */
 export const LOSS_NAMES = [...LOSS_CONFIG_NAMES, 'pseudoLabel'] as const;
@@ -227,11 +227,18 @@ export const configSchema = z.strictObject({
           temperature: z.number().positive().max(10).default(0.1).describe('temperature of the prototype softmax over cosine similarities'),
         })
         .prefault({}),
+      mask: z
+        .strictObject({
+          patchSize: positiveInt().max(512).default(8).describe('masked consistency: side of the square patches in pixels (MIC: 64 on 512-pixel crops; 8 on the 64 x 128 benchmark)'),
+          ratio: probability().default(0.7).describe('masked consistency: probability that a patch is blanked (MIC: 0.7)'),
+        })
+        .prefault({}),
       regionThreshold: probability().default(0.9).describe('teacher confidence a target pixel needs to join an instance region (memory bank, prototype losses)'),
       losses: z
         .strictObject({
           pseudoLabel: lossSchema(true, 1, 0, 'confidence-weighted pixel cross-entropy on (mixed) target images against the teacher\'s pseudo-labels'),
           sourcePseudoLabel: lossSchema(false, 1, 0, 'self-training on the unlabelled source images: confidence-weighted pixel cross-entropy against the teacher\'s pseudo-labels (source statistics; an image of the labelled subset keeps its ground truth); adds a batch of source train images to every iteration'),
+          maskedConsistency: lossSchema(false, 1, 0, 'masked image consistency (MIC): confidence-weighted pixel cross-entropy of the student on the target images with most patches blanked (adapt.mask) against the teacher\'s pseudo-labels of the whole images (target statistics); one more student pass per iteration'),
           protoNce: lossSchema(true, 0.1, 0, 'in-domain prototypical NCE of the student\'s decoder-feature instances against the target clusters'),
           crossDomainEntropy: lossSchema(true, 0.1, 0, 'entropy of the student\'s instance assignments to the other domain\'s centroids (decoder features)'),
           maxSquares: lossSchema(false, 0.1, 0, 'max-squares on the student\'s target softmax'),

@@ -85,7 +85,7 @@ describe('pcs adaptation on a tiny benchmark', () => {
     assert.equal(metrics.baseline!.source.mIoU, sourceOnly.metrics!.source.mIoU);
   });
 
-  it('self-trains on the unlabelled source images when adapt.losses.sourcePseudoLabel is on: its term, its diagnostics, no tensor leak', async () => {
+  it('the optional terms (source self-training, masked consistency) train, are logged, and leak no tensor', async () => {
     const bench = join(dir, 'bench');
     const config = validateConfig({
       backend: (process.env['PROTOSEG_TEST_BACKEND'] ?? 'wasm') as 'wasm',
@@ -93,7 +93,7 @@ describe('pcs adaptation on a tiny benchmark', () => {
       model: { encoder: { widths: [8, 16, 32, 64] }, embeddingDim: 16 },
       data: { source: { root: bench }, target: { root: bench }, synthetic: { height: 32, width: 64, sourceImages: 12, targetImages: 12, valImages: 4 }, batchSize: 2, fewShot: { images: 4 } },
       pcs: { kList: [19] },
-      adapt: { losses: { sourcePseudoLabel: { enabled: true } } },
+      adapt: { losses: { sourcePseudoLabel: { enabled: true }, maskedConsistency: { enabled: true } } },
       train: { steps: 30, epochs: 1, stepsPerEpoch: 8, logEvery: 2, reuseBaseline: false },
     });
     const before = tf.memory().numTensors;
@@ -101,7 +101,7 @@ describe('pcs adaptation on a tiny benchmark', () => {
     assert.equal(tf.memory().numTensors, before, 'tensors left behind by the run');
     const adapt = readFileSync(join(dir, 'run-source', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l['phase'] === 'adapt');
     assert.equal(new Set(adapt.map((l) => l['tensors'])).size, 1, `tensor counts ${adapt.map((l) => l['tensors']).join(',')}`);
-    assert.ok(adapt.every((l) => Number.isFinite(l['loss/srcU/pseudoLabel'] as number)), 'loss/srcU/pseudoLabel missing or not finite');
+    for (const key of ['loss/srcU/pseudoLabel', 'loss/tgt/maskedConsistency']) assert.ok(adapt.every((l) => Number.isFinite(l[key] as number)), `${key} missing or not finite`);
     // Scored against the source train labels the method never sees (the benchmark has them).
     assert.ok(adapt.some((l) => typeof l['pseudo/src/coverage'] === 'number'), 'no source pseudo-label diagnostics');
   });

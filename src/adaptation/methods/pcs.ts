@@ -14,7 +14,10 @@
  * 4. Loss: supervised CE on the labelled source batch (source BN statistics) + confidence-weighted
  *    pseudo-label CE on the mixed batch (target statistics) + PCS's in-domain prototypical NCE and
  *    cross-domain entropy on the student's decoder-feature instances (regions from the teacher's
- *    confident pixels, not the student's own argmax) + optional max-squares.
+ *    confident pixels, not the student's own argmax) + optional max-squares. Optional, off by
+ *    default: masked consistency (MIC; the student on the target images with most patches blanked,
+ *    against the same pseudo-labels) and self-training on the unlabelled source images (the teacher's
+ *    pseudo-labels with the source statistics).
  * 5. After the step: teacher EMA update; the target bank takes the teacher's instances, the source
  *    bank the labelled images' ground-truth instances.
  * At each epoch start: warm-started (or random-init) spherical k-means on both banks; the target
@@ -43,6 +46,7 @@ import { MemoryBank, type BankBatch } from '../memory_bank.js';
 import { sourcePrototypes } from '../prototypes.js';
 import { ClassThresholds, pseudoLabelWeights, rectifyProbabilities, topClasses } from '../pseudo_label.js';
 import { computeInstances, toBankBatch } from '../regions.js';
+import { maskImages, patchMask } from '../masked_consistency.js';
 import { confidentUnlabelledPixels, sourceTrainingTargets, type PixelTargets } from '../source_self_training.js';
 import { batchImages, batchLabels, clusterEpochBank, type ClusterState } from '../proto_adapter.js';
 import type { IterationBatches, LossTerms, MethodContext, MethodState, StepSpec, StreamName, UdaMethod } from './method.js';
@@ -381,6 +385,12 @@ export class PcsMethod implements UdaMethod {
     let sourceImages = labelled.images;
     if (adapt.fda.enabled) sourceImages = fdaBatch(sourceImages, target.images, labelled.batchSize, target.batchSize, labelled.height, labelled.width, adapt.fda.beta);
     if (augment.enabled && augment.source) sourceImages = photometricAugment(sourceImages, [labelled.batchSize, labelled.height, labelled.width], model.inputNormalization, augment, rng(labelled, 2));
+    // Masked consistency: the clean target images, augmented like the mixed ones, most patches blanked; the targets are the teacher's pseudo-labels of the whole images.
+    let maskedImages: Float32Array | undefined;
+    if (adaptLossActive(adapt, 'maskedConsistency', epoch)) {
+      const images = augment.enabled ? photometricAugment(target.images, [target.batchSize, height, width], model.inputNormalization, augment, rng(target, 4)) : target.images;
+      maskedImages = maskImages(images, patchMask(target.batchSize, height, width, adapt.mask, rng(target, 5)));
+    }
     // Unlabelled source images: the teacher's pseudo-labels (clean input), the student sees them augmented like the target.
     const unlabelled = batches.source !== undefined && adaptLossActive(adapt, 'sourcePseudoLabel', epoch) ? batches.source : undefined;
     const unlabelledTargets = unlabelled !== undefined ? scoped(() => this.predictSource(ctx, unlabelled)) : undefined;
@@ -424,6 +434,15 @@ export class PcsMethod implements UdaMethod {
         terms['loss/tgt/pseudoLabel'] = tf.mul(
           pseudoLabelLoss({ logits: student.logits, labels: tf.tensor3d(Int32Array.from(mixedLabels), [target.batchSize, height, width], 'int32'), weights: tf.tensor3d(mixedWeights, [target.batchSize, height, width]) }, { checkLabels: false }),
           adapt.losses.pseudoLabel.weight,
+        );
+      }
+      if (maskedImages !== undefined) {
+        model.setStatisticsDomain(adapt.domainStatistics ? 'target' : 'source');
+        const logits = model.forwardDecoder(tf.tensor4d(maskedImages, [target.batchSize, height, width, 3]), { training: true }).logits;
+        model.setStatisticsDomain('source');
+        terms['loss/tgt/maskedConsistency'] = tf.mul(
+          pseudoLabelLoss({ logits, labels: tf.tensor3d(Int32Array.from(predicted.pseudo.labels), [target.batchSize, height, width], 'int32'), weights: tf.tensor3d(predicted.pseudo.weights, [target.batchSize, height, width]) }, { checkLabels: false }),
+          adapt.losses.maskedConsistency.weight,
         );
       }
       if (adaptLossActive(adapt, 'maxSquares', epoch)) {
