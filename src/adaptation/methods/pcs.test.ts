@@ -47,22 +47,21 @@ describe('pcs adaptation on a tiny benchmark', () => {
     await removeTempDir(dir);
   });
 
-  it('raises target mIoU over its own source-only start, every term finite, no tensor leak across steps', async () => {
+  /** pcs on the tiny benchmark, with a run's own adapt and train settings. */
+  const tinyConfig = (extra: { adapt?: object; train: object }) => {
     const bench = join(dir, 'bench');
-    const config = validateConfig({
+    return validateConfig({
       backend: (process.env['PROTOSEG_TEST_BACKEND'] ?? 'wasm') as 'wasm',
       threads: 1,
       model: { encoder: { widths: [8, 16, 32, 64] }, embeddingDim: 16 },
-      data: {
-        source: { root: bench },
-        target: { root: bench },
-        synthetic: { height: 32, width: 64, sourceImages: 12, targetImages: 12, valImages: 4 },
-        batchSize: 2,
-        fewShot: { images: 4 },
-      },
+      data: { source: { root: bench }, target: { root: bench }, synthetic: { height: 32, width: 64, sourceImages: 12, targetImages: 12, valImages: 4 }, batchSize: 2, fewShot: { images: 4 } },
       pcs: { kList: [19] },
-      train: { steps: 60, epochs: 2, stepsPerEpoch: 10, logEvery: 2, reuseBaseline: false },
+      ...extra,
     });
+  };
+
+  it('raises target mIoU over its own source-only start, every term finite, no tensor leak across steps', async () => {
+    const config = tinyConfig({ train: { steps: 60, epochs: 2, stepsPerEpoch: 10, logEvery: 2, reuseBaseline: false } });
     const before = tf.memory().numTensors;
     const result = await train(config, { outDir: join(dir, 'run') });
     assert.equal(tf.memory().numTensors, before, 'tensors left behind by the run');
@@ -86,13 +85,7 @@ describe('pcs adaptation on a tiny benchmark', () => {
   });
 
   it('the optional terms (source self-training, masked consistency) train, are logged, and leak no tensor', async () => {
-    const bench = join(dir, 'bench');
-    const config = validateConfig({
-      backend: (process.env['PROTOSEG_TEST_BACKEND'] ?? 'wasm') as 'wasm',
-      threads: 1,
-      model: { encoder: { widths: [8, 16, 32, 64] }, embeddingDim: 16 },
-      data: { source: { root: bench }, target: { root: bench }, synthetic: { height: 32, width: 64, sourceImages: 12, targetImages: 12, valImages: 4 }, batchSize: 2, fewShot: { images: 4 } },
-      pcs: { kList: [19] },
+    const config = tinyConfig({
       adapt: { losses: { sourcePseudoLabel: { enabled: true }, maskedConsistency: { enabled: true } } },
       train: { steps: 30, epochs: 1, stepsPerEpoch: 8, logEvery: 2, reuseBaseline: false },
     });
