@@ -27,7 +27,7 @@ export type LossConfigName = (typeof LOSS_CONFIG_NAMES)[number];
 export const ADAPT_LOSS_NAMES = ['pseudoLabel', 'sourcePseudoLabel', 'maskedConsistency', 'protoNce', 'crossDomainEntropy', 'maxSquares'] as const;
 export type AdaptLossName = (typeof ADAPT_LOSS_NAMES)[number];
 /** Every loss function of the registry (losses/registry.ts). */
-export const LOSS_NAMES = [...LOSS_CONFIG_NAMES, 'pseudoLabel'] as const;
+export const LOSS_NAMES = [...LOSS_CONFIG_NAMES, 'pseudoLabel', 'sourcePseudoLabel', 'maskedConsistency'] as const;
 
 const domainSchema = (dataset: (typeof DATASET_NAMES)[number]) =>
   z

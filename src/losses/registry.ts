@@ -118,6 +118,23 @@ const registry = {
     optionalInputs: [],
     optionsSchema: z.strictObject({ ignoreIndex: z.number().int().optional(), checkLabels: z.boolean().optional() }),
   }),
+  // The same loss function on other inputs: adapt.losses names each use, so each is a registry name.
+  sourcePseudoLabel: defineLoss({
+    fn: pseudoLabelLoss,
+    description: 'pseudoLabel on the unlabelled source images: the teacher\'s pseudo-labels with the source statistics, ground truth on the labelled subset\'s images',
+    section: 'semi-supervised self-training on the source (docs/method.md)',
+    requiredInputs: ['logits', 'labels', 'weights'],
+    optionalInputs: [],
+    optionsSchema: z.strictObject({ ignoreIndex: z.number().int().optional(), checkLabels: z.boolean().optional() }),
+  }),
+  maskedConsistency: defineLoss({
+    fn: pseudoLabelLoss,
+    description: 'pseudoLabel of the student on patch-masked target images against the teacher\'s pseudo-labels of the whole images (MIC)',
+    section: 'MIC masked image consistency (docs/method.md)',
+    requiredInputs: ['logits', 'labels', 'weights'],
+    optionalInputs: [],
+    optionsSchema: z.strictObject({ ignoreIndex: z.number().int().optional(), checkLabels: z.boolean().optional() }),
+  }),
 } satisfies { [N in LossName]: AnyLossSpec };
 
 export type LossRegistry = typeof registry;
