@@ -44,6 +44,18 @@ function defineLoss<Inputs, Options>(spec: LossSpec<Inputs, Options>): LossSpec<
   return spec;
 }
 
+/** The registry entry of pseudoLabelLoss under one of its uses. */
+function pixelPseudoLabelLoss(description: string, section: string) {
+  return defineLoss({
+    fn: pseudoLabelLoss,
+    description,
+    section,
+    requiredInputs: ['logits', 'labels', 'weights'],
+    optionalInputs: [],
+    optionsSchema: z.strictObject({ ignoreIndex: z.number().int().optional(), checkLabels: z.boolean().optional() }),
+  });
+}
+
 const crossEntropyOptions = z.strictObject({
   ignoreIndex: z.number().int().optional(),
   classWeights: z.array(z.number().nonnegative()).optional(),
@@ -110,31 +122,10 @@ const registry = {
       ratio: z.number().min(0).max(1).optional(),
     }),
   }),
-  pseudoLabel: defineLoss({
-    fn: pseudoLabelLoss,
-    description: 'confidence-weighted pixel cross-entropy of the student on (mixed) target images against the teacher\'s pseudo-labels',
-    section: 'DACS / DAFormer self-training (docs/method.md)',
-    requiredInputs: ['logits', 'labels', 'weights'],
-    optionalInputs: [],
-    optionsSchema: z.strictObject({ ignoreIndex: z.number().int().optional(), checkLabels: z.boolean().optional() }),
-  }),
-  // The same loss function on other inputs: adapt.losses names each use, so each is a registry name.
-  sourcePseudoLabel: defineLoss({
-    fn: pseudoLabelLoss,
-    description: 'pseudoLabel on the unlabelled source images: the teacher\'s pseudo-labels with the source statistics, ground truth on the labelled subset\'s images',
-    section: 'semi-supervised self-training on the source (docs/method.md)',
-    requiredInputs: ['logits', 'labels', 'weights'],
-    optionalInputs: [],
-    optionsSchema: z.strictObject({ ignoreIndex: z.number().int().optional(), checkLabels: z.boolean().optional() }),
-  }),
-  maskedConsistency: defineLoss({
-    fn: pseudoLabelLoss,
-    description: 'pseudoLabel of the student on patch-masked target images against the teacher\'s pseudo-labels of the whole images (MIC)',
-    section: 'MIC masked image consistency (docs/method.md)',
-    requiredInputs: ['logits', 'labels', 'weights'],
-    optionalInputs: [],
-    optionsSchema: z.strictObject({ ignoreIndex: z.number().int().optional(), checkLabels: z.boolean().optional() }),
-  }),
+  // One loss function, three uses: adapt.losses names each, so each is a registry name.
+  pseudoLabel: pixelPseudoLabelLoss('confidence-weighted pixel cross-entropy of the student on (mixed) target images against the teacher\'s pseudo-labels', 'DACS / DAFormer self-training (docs/method.md)'),
+  sourcePseudoLabel: pixelPseudoLabelLoss('pseudoLabel on the unlabelled source images: the teacher\'s pseudo-labels with the source statistics, ground truth on the labelled subset\'s images', 'semi-supervised self-training on the source (docs/method.md)'),
+  maskedConsistency: pixelPseudoLabelLoss('pseudoLabel of the student on patch-masked target images against the teacher\'s pseudo-labels of the whole images (MIC)', 'MIC masked image consistency (docs/method.md)'),
 } satisfies { [N in LossName]: AnyLossSpec };
 
 export type LossRegistry = typeof registry;

@@ -44,7 +44,7 @@ import { EmaTeacher } from '../ema_teacher.js';
 import { warmStartCentroids } from '../kmeans.js';
 import { MemoryBank, type BankBatch } from '../memory_bank.js';
 import { sourcePrototypes } from '../prototypes.js';
-import { ClassThresholds, pseudoLabelWeights, rectifyProbabilities, topClasses } from '../pseudo_label.js';
+import { ClassThresholds, pixelPseudoLabels, pseudoLabelWeights, rectifyProbabilities, topClasses } from '../pseudo_label.js';
 import { computeInstances, toBankBatch } from '../regions.js';
 import { maskImages, patchMask } from '../masked_consistency.js';
 import { confidentUnlabelledPixels, sourceTrainingTargets, type PixelTargets } from '../source_self_training.js';
@@ -138,6 +138,13 @@ function fdaBatch(source: Float32Array, target: Float32Array, sourceBatch: numbe
     out.set(fdaTransfer(source.subarray(b * size, (b + 1) * size), target.subarray(t * size, (t + 1) * size), height, width, beta), b * size);
   }
   return out;
+}
+
+/** Weighted pseudo-label CE of decoder logits [batch, H, W, classes] against host targets of the same batch and size (call inside the tape). */
+function pseudoLabelTerm(logits: tf.Tensor4D, targets: Pick<PixelTargets, 'labels' | 'weights'>, weight: number): tf.Scalar {
+  const [batch, height, width] = logits.shape;
+  const labels = tf.tensor3d(Int32Array.from(targets.labels), [batch, height, width], 'int32');
+  return tf.mul(pseudoLabelLoss({ logits, labels, weights: tf.tensor3d(targets.weights, [batch, height, width]) }, { checkLabels: false }), weight);
 }
 
 export class PcsMethod implements UdaMethod {
@@ -283,9 +290,8 @@ export class PcsMethod implements UdaMethod {
     const predictor = this.predictor(ctx.model);
     predictor.setStatisticsDomain('source');
     const { logits } = predictor.forwardDecoder(batchImages(batch), { training: false });
-    const top = topClasses(tf.softmax(logits) as tf.Tensor4D);
-    const pseudo = { labels: top.labels, weights: pseudoLabelWeights(top.labels, top.confidence, batch.batchSize, pseudoConfig.threshold, pseudoConfig.weighting) };
-    const scored = confidentUnlabelledPixels(batch.ids, top.labels, top.confidence, pseudoConfig.threshold, this.labelledSourceIds);
+    const pseudo = pixelPseudoLabels(tf.softmax(logits) as tf.Tensor4D, pseudoConfig.threshold, pseudoConfig.weighting);
+    const scored = confidentUnlabelledPixels(batch.ids, pseudo.labels, pseudo.confidence, pseudoConfig.threshold, this.labelledSourceIds);
     if (scored.ids.length > 0) ctx.diagnostics.pseudoLabels('source', scored.ids, scored.labels, batch.height, batch.width, 1);
     return sourceTrainingTargets(batch, pseudo, this.labelledSourceIds);
   }
@@ -421,29 +427,20 @@ export class PcsMethod implements UdaMethod {
         const { batchSize, height: h, width: w } = unlabelled;
         model.setStatisticsDomain('source');
         const logits = model.forwardDecoder(tf.tensor4d(unlabelledImages, [batchSize, h, w, 3]), { training: true }).logits;
-        terms['loss/srcU/pseudoLabel'] = tf.mul(
-          pseudoLabelLoss({ logits, labels: tf.tensor3d(Int32Array.from(unlabelledTargets.labels), [batchSize, h, w], 'int32'), weights: tf.tensor3d(unlabelledTargets.weights, [batchSize, h, w]) }, { checkLabels: false }),
-          adapt.losses.sourcePseudoLabel.weight,
-        );
+        terms['loss/srcU/pseudoLabel'] = pseudoLabelTerm(logits, unlabelledTargets, adapt.losses.sourcePseudoLabel.weight);
       }
       // Target: the (mixed, augmented) batch with its pseudo-labels, target statistics.
       model.setStatisticsDomain(adapt.domainStatistics ? 'target' : 'source');
       const student = model.forwardDecoder(tf.tensor4d(mixedImages, [target.batchSize, height, width, 3]), { training: true });
       model.setStatisticsDomain('source');
       if (adaptLossActive(adapt, 'pseudoLabel', epoch)) {
-        terms['loss/tgt/pseudoLabel'] = tf.mul(
-          pseudoLabelLoss({ logits: student.logits, labels: tf.tensor3d(Int32Array.from(mixedLabels), [target.batchSize, height, width], 'int32'), weights: tf.tensor3d(mixedWeights, [target.batchSize, height, width]) }, { checkLabels: false }),
-          adapt.losses.pseudoLabel.weight,
-        );
+        terms['loss/tgt/pseudoLabel'] = pseudoLabelTerm(student.logits, { labels: mixedLabels, weights: mixedWeights }, adapt.losses.pseudoLabel.weight);
       }
       if (maskedImages !== undefined) {
         model.setStatisticsDomain(adapt.domainStatistics ? 'target' : 'source');
         const logits = model.forwardDecoder(tf.tensor4d(maskedImages, [target.batchSize, height, width, 3]), { training: true }).logits;
         model.setStatisticsDomain('source');
-        terms['loss/tgt/maskedConsistency'] = tf.mul(
-          pseudoLabelLoss({ logits, labels: tf.tensor3d(Int32Array.from(predicted.pseudo.labels), [target.batchSize, height, width], 'int32'), weights: tf.tensor3d(predicted.pseudo.weights, [target.batchSize, height, width]) }, { checkLabels: false }),
-          adapt.losses.maskedConsistency.weight,
-        );
+        terms['loss/tgt/maskedConsistency'] = pseudoLabelTerm(logits, predicted.pseudo, adapt.losses.maskedConsistency.weight);
       }
       if (adaptLossActive(adapt, 'maxSquares', epoch)) {
         terms['loss/tgt/maxSquares'] = tf.mul(maxSquaresLoss({ probs: tf.softmax(student.logits) }, { mode: pcs.maxSquaresMode, ratio: pcs.maxSquaresRatio }), adapt.losses.maxSquares.weight);
