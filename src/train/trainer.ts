@@ -272,6 +272,7 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     sourceTrain: data.source.train,
     targetTrain: data.target.train,
     labelledSource: data.labelledSource,
+    labelledSourceIds,
     diagnostics,
     resetParameterRows: (name, rows) => optimizer.resetRows(name, rows),
     log,

@@ -50,6 +50,8 @@ export interface MethodContext {
   sourceTrain: Dataset;
   targetTrain: Dataset;
   labelledSource: Dataset;
+  /** The ids of labelledSource's images: the only source images whose labels a method may read. */
+  labelledSourceIds: ReadonlySet<string>;
   /** Ground-truth diagnostics (no-ops where the data has no labels); never an input to training. */
   diagnostics: Diagnostics;
   /** Resets the optimiser state of rows of a parameter (after they were overwritten, e.g. APCL). */

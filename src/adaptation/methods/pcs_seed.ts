@@ -28,7 +28,7 @@ export class PcsSeedMethod implements UdaMethod {
       seed: config.seed,
       sourceIds: ctx.sourceTrain.samples.map((s) => s.id),
       targetIds: ctx.targetTrain.samples.map((s) => s.id),
-      labelledSourceIds: new Set(ctx.labelledSource.samples.map((s) => s.id)),
+      labelledSourceIds: ctx.labelledSourceIds,
       diagnostics: ctx.diagnostics,
       exchangeBankBatch: (batch, dims) => ctx.exchangeBankBatch(batch, dims),
       anyRank: (flag) => ctx.anyRank(flag),
