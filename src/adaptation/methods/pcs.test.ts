@@ -84,9 +84,9 @@ describe('pcs adaptation on a tiny benchmark', () => {
     assert.equal(metrics.baseline!.source.mIoU, sourceOnly.metrics!.source.mIoU);
   });
 
-  it('the optional terms (source self-training, masked consistency) train, are logged, and leak no tensor', async () => {
+  it('the optional terms (source self-training, masked consistency, photometric augmentation) train, are logged, and leak no tensor', async () => {
     const config = tinyConfig({
-      adapt: { losses: { sourcePseudoLabel: { enabled: true }, maskedConsistency: { enabled: true } } },
+      adapt: { augment: { enabled: true }, losses: { sourcePseudoLabel: { enabled: true }, maskedConsistency: { enabled: true } } },
       train: { steps: 30, epochs: 1, stepsPerEpoch: 8, logEvery: 2, reuseBaseline: false },
     });
     const before = tf.memory().numTensors;

@@ -9,8 +9,8 @@
  *    pixel's decoder feature to the target class prototypes, the k-means centroids of the
  *    decoder-feature memory bank (ProDA's rectification with PCS's prototypes).
  * 3. Pixel pseudo-labels with a confidence weight (adapt.pseudoLabel); ClassMix pastes half of the
- *    classes of a labelled source image onto each target image (adapt.classMix); strong photometric
- *    augmentation of the student's inputs (adapt.augment).
+ *    classes of a labelled source image onto each target image (adapt.classMix); optionally (off by
+ *    default) strong photometric augmentation of the student's inputs (adapt.augment).
  * 4. Loss: supervised CE on the labelled source batch (source BN statistics) + confidence-weighted
  *    pseudo-label CE on the mixed batch (target statistics) + PCS's in-domain prototypical NCE and
  *    cross-domain entropy on the student's decoder-feature instances (regions from the teacher's
@@ -171,7 +171,7 @@ export class PcsMethod implements UdaMethod {
     const dims = model.decoderFeatureChannels;
     const sourcePseudoLabel = config.adapt.losses.sourcePseudoLabel;
     this.streams = sourcePseudoLabel.enabled && sourcePseudoLabel.weight > 0 ? ['source'] : [];
-    this.labelledSourceIds = new Set(ctx.labelledSource.samples.map((s) => s.id));
+    this.labelledSourceIds = ctx.labelledSourceIds;
     this.sourceIndex = new Map(ctx.labelledSource.samples.map((s, i) => [s.id, i]));
     this.targetIndex = new Map(ctx.targetTrain.samples.map((s, i) => [s.id, i]));
     const labelled = ctx.labelledSource.samples.map((_, i) => i);

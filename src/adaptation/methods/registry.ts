@@ -51,7 +51,7 @@ export const METHODS: Record<MethodName, MethodSpec> = {
     domainStatistics: never,
   },
   pcs: {
-    summary: 'the default: PCS prototypes on the decoder features that rectify an EMA teacher\'s pseudo-labels, with ClassMix, strong augmentation and per-domain BN statistics',
+    summary: 'the default: self-training with an EMA teacher\'s confidence-weighted pseudo-labels, ClassMix and per-domain BN statistics, with PCS prototypes on the decoder features (protoNce, cross-domain entropy)',
     warmup: 'labelled-source',
     create: (ctx) => new PcsMethod(ctx, ctx.config.train.epochs),
     domainStatistics: (config) => config.adapt.domainStatistics,
