@@ -201,7 +201,7 @@ export const configSchema = z.strictObject({
       classMix: z.boolean().default(true).describe('pcs: paste half of the classes of a labelled source image onto each target image (ground truth there, pseudo-labels elsewhere)'),
       augment: z
         .strictObject({
-          enabled: z.boolean().default(false).describe('pcs: strong photometric augmentation of the student\'s (mixed) target inputs (off by default: +11.5 target mIoU without it on the development benchmark, docs/method.md; the keys below still drive train.warmupAugment)'),
+          enabled: z.boolean().default(false).describe('pcs: strong photometric augmentation of the student\'s (mixed) target inputs (off by default: +11.5 target mIoU without it on the realistic development benchmark, but -13.8 on the permuted one, where colour misleads; with source=false it costs 3.7 and gains 12.0 there: docs/method.md, stages 3-5; the keys below still drive train.warmupAugment)'),
           source: z.boolean().default(true).describe('also augment the labelled source images of the source step'),
           jitterProbability: probability().default(0.8).describe('probability of colour jitter per image'),
           brightness: probability().default(0.4).describe('brightness factor range 1 +- this'),
