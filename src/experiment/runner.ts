@@ -7,12 +7,13 @@
  * experiment never trains the same run twice at once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProtosegError } from '../errors.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
+import { writeFileAtomic } from '../train/checkpoint.js';
 import type { RunMetrics } from '../train/trainer.js';
 import { armSlug, planRuns, type ExperimentSpec, type PlannedRun } from './spec.js';
 
@@ -123,7 +124,7 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   // Check every folder before anything starts (a changed experiment fails here, not half-way).
   const statuses = planned.map((run) => runStatus(run, runDirFor(out, run.arm, run.seed)));
   mkdirSync(join(out, 'configs'), { recursive: true });
-  writeFileSync(join(out, 'experiment-spec.json'), `${JSON.stringify({ ...options.spec, extraSets: options.extraSets ?? [], threads, jobs }, null, 2)}\n`);
+  writeFileAtomic(join(out, 'experiment-spec.json'), `${JSON.stringify({ ...options.spec, extraSets: options.extraSets ?? [], threads, jobs }, null, 2)}\n`);
 
   const result: ExperimentResult = { runs: [], failed: [], interrupted: false, reused: 0 };
   const records = new Map<PlannedRun, RunRecord>();
@@ -164,17 +165,18 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
       return;
     }
     const configFile = join(out, 'configs', `${armSlug(run.arm)}_s${run.seed}.json`);
-    writeFileSync(configFile, `${JSON.stringify(run.config, null, 2)}\n`);
+    writeFileAtomic(configFile, `${JSON.stringify(run.config, null, 2)}\n`);
     if (status === 'fresh') rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'experiment-run.json'), `${JSON.stringify({ arm: run.arm, seed: run.seed, configHash: run.configHash } satisfies Stamp, null, 2)}\n`);
+    writeFileAtomic(join(dir, 'experiment-run.json'), `${JSON.stringify({ arm: run.arm, seed: run.seed, configHash: run.configHash } satisfies Stamp, null, 2)}\n`);
     const args = status === 'resume' ? ['train', '--out', dir, '--resume', '--quiet'] : ['train', '--config', configFile, '--out', dir, '--quiet'];
     const logFile = `${dir}.log`;
     appendFileSync(logFile, `# ${new Date().toISOString()} protoseg ${args.join(' ')}\n`);
     const started = Date.now();
     const child = spawn(process.execPath, [options.bin ?? PROTOSEG_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, [STOP_WITH_PARENT_ENV]: '1' } });
     children.add(child);
-    writeFileSync(lock, JSON.stringify({ pid: child.pid }));
+    // Atomic: a restarted experiment (or a test) may read the lock the moment it appears.
+    writeFileAtomic(lock, JSON.stringify({ pid: child.pid }));
     child.stdout!.on('data', (d: Buffer) => appendFileSync(logFile, d));
     child.stderr!.on('data', (d: Buffer) => appendFileSync(logFile, d));
     const code = await new Promise<number | null>((resolveCode) => {

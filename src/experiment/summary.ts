@@ -4,10 +4,10 @@
  * 95% interval, and the share of the source-only -> oracle gap each arm closes. Written as
  * experiment.json (every run's metrics too), experiment.md and a self-contained experiment.html.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLASS_NAMES } from '../data/label_maps.js';
 import { barChart, escapeXml } from '../report/svg_chart.js';
+import { writeFileAtomic } from '../train/checkpoint.js';
 import type { RunRecord } from './runner.js';
 import type { ExperimentSpec } from './spec.js';
 import { mean, pairedDelta, sampleStd, type PairedDelta } from './statistics.js';
@@ -158,8 +158,8 @@ ${runRows}
 /** Writes experiment.json, experiment.md and experiment.html into `out`. */
 export function writeExperimentFiles(out: string, spec: ExperimentSpec, runs: readonly RunRecord[], now: Date = new Date()): ExperimentSummary {
   const summary = summarizeExperiment(spec, runs);
-  writeFileSync(join(out, 'experiment.json'), `${JSON.stringify({ format: 'protoseg-experiment', generatedAt: now.toISOString(), spec, summary, runs }, null, 2)}\n`);
-  writeFileSync(join(out, 'experiment.md'), experimentMarkdown(spec, summary, runs));
-  writeFileSync(join(out, 'experiment.html'), experimentHtml(spec, summary, runs, now));
+  writeFileAtomic(join(out, 'experiment.json'), `${JSON.stringify({ format: 'protoseg-experiment', generatedAt: now.toISOString(), spec, summary, runs }, null, 2)}\n`);
+  writeFileAtomic(join(out, 'experiment.md'), experimentMarkdown(spec, summary, runs));
+  writeFileAtomic(join(out, 'experiment.html'), experimentHtml(spec, summary, runs, now));
   return summary;
 }
