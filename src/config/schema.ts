@@ -201,8 +201,8 @@ export const configSchema = z.strictObject({
       classMix: z.boolean().default(true).describe('pcs: paste half of the classes of a labelled source image onto each target image (ground truth there, pseudo-labels elsewhere)'),
       augment: z
         .strictObject({
-          enabled: z.boolean().default(false).describe('pcs: strong photometric augmentation of the student\'s (mixed) target inputs (off by default: +11.5 target mIoU without it on the realistic development benchmark, but -13.8 on the permuted one, where colour misleads; with source=false it costs 3.7 and gains 12.0 there: docs/method.md, stages 3-5; the keys below still drive train.warmupAugment)'),
-          source: z.boolean().default(true).describe('also augment the labelled source images of the source step'),
+          enabled: z.boolean().default(true).describe('pcs: strong photometric augmentation of the student\'s (mixed) target inputs (on since session 8, with source=false: on the development benchmarks it gains 12.0 where class colours are permuted and costs 3.7 on the realistic one; augmenting the labelled source images too costs 11.5 there: docs/method.md, stages 3-6; the keys below also drive train.warmupAugment)'),
+          source: z.boolean().default(false).describe('also augment the labelled source images of the source step (off by default: docs/method.md, stages 4-5)'),
           jitterProbability: probability().default(0.8).describe('probability of colour jitter per image'),
           brightness: probability().default(0.4).describe('brightness factor range 1 +- this'),
           contrast: probability().default(0.4).describe('contrast factor range 1 +- this'),
@@ -246,7 +246,7 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({})
-    .describe('the default method (pcs): self-training with an EMA teacher, ClassMix, optional strong augmentation (off), per-domain BN statistics, and PCS prototypes on the decoder features (protoNce, cross-domain entropy; optionally rectifying the pseudo-labels); pcs.kList / kmeansInit / kmeansIterations / minCells / bankMomentum / phiFloor / crossTemperature set the prototype machinery'),
+    .describe('the default method (pcs): self-training with an EMA teacher, ClassMix, strong augmentation of the target inputs, per-domain BN statistics, and PCS prototypes on the decoder features (protoNce, cross-domain entropy; optionally rectifying the pseudo-labels); pcs.kList / kmeansInit / kmeansIterations / minCells / bankMomentum / phiFloor / crossTemperature set the prototype machinery'),
 
   distributed: z
     .strictObject({

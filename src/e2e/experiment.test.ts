@@ -68,6 +68,25 @@ describe('protoseg experiment', () => {
     assert.match(third.stdout, /experiment: 4 runs \(4 reused\)/);
   });
 
+  it('--reuse takes the runs of an earlier experiment whose seed and config hash match, and trains only the rest', async () => {
+    const earlier = join(dir, 'exp', 'experiment.json');
+    assert.ok(existsSync(earlier), 'the SIGKILL test above writes the earlier experiment');
+    const out = join(dir, 'reused');
+    const args = experimentArgs(out).map((a) => (a === 'source-only,max-squares' ? 'source-only,adabn' : a));
+    const r = await runCli([...args, '--reuse', earlier], { cwd: dir, timeoutMs: 180_000 });
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    assert.match(r.stdout, /experiment: 4 runs \(2 reused\)/);
+    assert.ok(!existsSync(join(out, 'runs', 'source-only')), 'a reused run was trained again');
+    assert.ok(existsSync(join(out, 'runs', 'adabn', 's1', 'metrics.json')));
+    type Record = { runs: { arm: string; seed: number; configHash: string; metrics: { target: { mIoU: number } } }[] };
+    const before = (JSON.parse(readFileSync(earlier, 'utf8')) as Record).runs.filter((x) => x.arm === 'source-only');
+    const now = (JSON.parse(readFileSync(join(out, 'experiment.json'), 'utf8')) as Record).runs.filter((x) => x.arm === 'source-only');
+    assert.deepEqual(now.map((x) => [x.seed, x.configHash, x.metrics.target.mIoU]), before.map((x) => [x.seed, x.configHash, x.metrics.target.mIoU]));
+    const bad = await runCli(['experiment', '--methods', 'source-only', '--reuse', join(dir, 'missing.json'), '--out', join(dir, 'bad-reuse')], { cwd: dir });
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /missing\.json: not a readable experiment record .*--reuse/);
+  });
+
   it('an unknown method, a bad seed list or a bad shift kind is one line naming the key and the accepted values, and runs nothing', async () => {
     const out = join(dir, 'bad');
     const cases: [string[], RegExp][] = [

@@ -38,6 +38,12 @@ export interface ExperimentOptions {
   stopRequested?: () => boolean;
   /** CLI entry to spawn (default this package's bin/protoseg.js). */
   bin?: string;
+  /**
+   * Finished runs of earlier experiments (their experiment.json records): a planned run with no folder
+   * of its own whose seed and config hash match one of them is taken from it instead of being trained
+   * again, so a committed table's runs pair with new arms without rerunning them.
+   */
+  reuse?: readonly RunRecord[];
 }
 
 /** One finished run as experiment.json records it. */
@@ -65,6 +71,20 @@ interface Stamp {
 }
 
 /** Folder of one run. */
+/**
+ * The run records of earlier experiments' experiment.json files (for ExperimentOptions.reuse); a file
+ * that is missing or is not an experiment record fails with a message naming it.
+ */
+export function readRunRecords(paths: readonly string[]): RunRecord[] {
+  return paths.flatMap((path) => {
+    const parsed = readJson<{ format?: string; runs?: RunRecord[] }>(path);
+    if (parsed?.format !== 'protoseg-experiment' || !Array.isArray(parsed.runs)) {
+      throw new ProtosegError('PROTOSEG_USAGE', `${path}: not a readable experiment record (expected the experiment.json a \`protoseg experiment\` wrote). Check the --reuse path.`);
+    }
+    return parsed.runs;
+  });
+}
+
 export function runDirFor(out: string, arm: string, seed: number): string {
   return join(out, 'runs', armSlug(arm), `s${seed}`);
 }
@@ -129,10 +149,15 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   const result: ExperimentResult = { runs: [], failed: [], interrupted: false, reused: 0 };
   const records = new Map<PlannedRun, RunRecord>();
   const queue: PlannedRun[] = [];
+  const earlier = new Map((options.reuse ?? []).map((r) => [`${r.seed}/${r.configHash}`, r]));
   planned.forEach((run, i) => {
     const dir = runDirFor(out, run.arm, run.seed);
+    const match = statuses[i] === 'fresh' && !existsSync(dir) ? earlier.get(`${run.seed}/${run.configHash}`) : undefined;
     if (statuses[i] === 'finished') {
       records.set(run, { arm: run.arm, seed: run.seed, dir, configHash: run.configHash, metrics: readJson<RunMetrics>(join(dir, 'metrics.json'))! });
+      result.reused += 1;
+    } else if (match !== undefined) {
+      records.set(run, { arm: run.arm, seed: run.seed, dir: match.dir, configHash: run.configHash, metrics: match.metrics });
       result.reused += 1;
     } else {
       queue.push(run);

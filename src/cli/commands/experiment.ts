@@ -12,7 +12,7 @@ import { intFlag, stringFlag, type CommandSpec, type ParsedCommand } from '../co
 import { cliLog, cliProgress } from '../output.js';
 
 /** What `protoseg experiment` runs, from its flags (validated: arms, seeds, baseline, jobs, threads). */
-export function experimentOptionsFromFlags(parsed: ParsedCommand): { spec: ExperimentSpec; sets: string[]; jobs: number; threads: number | undefined; out: string; quiet: boolean } {
+export function experimentOptionsFromFlags(parsed: ParsedCommand): { spec: ExperimentSpec; sets: string[]; jobs: number; threads: number | undefined; out: string; reuse: string[]; quiet: boolean } {
   const specFile = stringFlag(parsed, 'spec');
   const methods = stringFlag(parsed, 'methods');
   if ((specFile === undefined) === (methods === undefined)) {
@@ -35,7 +35,8 @@ export function experimentOptionsFromFlags(parsed: ParsedCommand): { spec: Exper
   const threads = stringFlag(parsed, 'threads') === undefined ? undefined : intFlag(parsed, 'experiment', 'threads', 1, 1, 256);
   const key = createHash('sha256').update(JSON.stringify({ spec: withGap, sets })).digest('hex').slice(0, 10);
   const out = resolve(stringFlag(parsed, 'out') ?? resolve('runs', `experiment-${key}`));
-  return { spec: withGap, sets, jobs, threads, out, quiet: parsed.values['quiet'] === true };
+  const reuse = ((parsed.values['reuse'] as string[] | undefined) ?? []).map((p) => resolve(p));
+  return { spec: withGap, sets, jobs, threads, out, reuse, quiet: parsed.values['quiet'] === true };
 }
 
 export const experimentCommand: CommandSpec = {
@@ -53,11 +54,13 @@ export const experimentCommand: CommandSpec = {
     set: { type: 'string', multiple: true, argument: 'KEY=VALUE', description: 'config override for every run (repeatable)' },
     jobs: { type: 'string', argument: 'N', description: 'runs at a time', default: '2' },
     threads: { type: 'string', argument: 'N', description: 'native threads per run (default: cores / jobs)' },
+    reuse: { type: 'string', multiple: true, argument: 'FILE', description: 'experiment.json of an earlier experiment: a run with the same seed and config hash is taken from it, not trained again (repeatable)' },
     out: { type: 'string', argument: 'DIR', description: 'experiment folder (default runs/experiment-<hash of the arguments>, so the same command continues it)' },
   },
   async run(parsed) {
-    const { spec: withGap, sets, jobs, threads, out, quiet } = experimentOptionsFromFlags(parsed);
-    const { runExperiment } = await import('../../experiment/runner.js');
+    const { spec: withGap, sets, jobs, threads, out, reuse, quiet } = experimentOptionsFromFlags(parsed);
+    const { runExperiment, readRunRecords } = await import('../../experiment/runner.js');
+    const earlier = readRunRecords(reuse);
     const { writeExperimentFiles, experimentMarkdown } = await import('../../experiment/summary.js');
     let stop = false;
     const onSigint = (): void => {
@@ -67,7 +70,7 @@ export const experimentCommand: CommandSpec = {
     };
     process.on('SIGINT', onSigint);
     try {
-      const result = await runExperiment({ spec: withGap, extraSets: sets, out, jobs, ...(threads !== undefined ? { threads } : {}), progress: cliProgress(quiet), log: cliLog(quiet), stopRequested: () => stop });
+      const result = await runExperiment({ spec: withGap, extraSets: sets, out, jobs, ...(threads !== undefined ? { threads } : {}), progress: cliProgress(quiet), log: cliLog(quiet), stopRequested: () => stop, reuse: earlier });
       const summary = writeExperimentFiles(out, withGap, result.runs);
       console.log(experimentMarkdown(withGap, summary, result.runs).split('\n## Per-class')[0]!.trimEnd());
       console.log(`\nexperiment: ${result.runs.length} runs (${result.reused} reused); ${out}/experiment.{json,md,html}`);
