@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProtosegError } from '../errors.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../atomic_file.js';
 import type { RunMetrics } from '../train/trainer.js';
 import { armSlug, planRuns, type ExperimentSpec, type PlannedRun } from './spec.js';
 

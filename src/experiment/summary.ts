@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { CLASS_NAMES } from '../data/label_maps.js';
 import { barChart, escapeXml } from '../report/svg_chart.js';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../atomic_file.js';
 import type { RunRecord } from './runner.js';
 import type { ExperimentSpec } from './spec.js';
 import { mean, pairedDelta, sampleStd, type PairedDelta } from './statistics.js';

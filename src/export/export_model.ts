@@ -7,7 +7,7 @@ import { NUM_CLASSES } from '../data/label_maps.js';
 import type { NetworkScale } from '../eval/network_size.js';
 import { ProtosegError } from '../errors.js';
 import type { SegmentationModel } from '../models/segmentation_model.js';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../atomic_file.js';
 import { statisticsDomainFor } from '../adaptation/methods/registry.js';
 import type { Config } from '../config/schema.js';
 import { buildExportGraph } from './build_graph.js';

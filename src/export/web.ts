@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ProtosegError } from '../errors.js';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../atomic_file.js';
 import type { ExportGraph, ExportPipeline } from './graph.js';
 import type { ExportMetadata } from './metadata.js';
 import { WEB_MODEL_FORMAT, WEB_MODEL_VERSION, packWeights, type WebModelFile } from './web_model.js';

@@ -15,7 +15,7 @@ import { activeBackend, initBackend, type BackendChoice } from '../kernels/backe
 import type { Metrics } from '../metrics/iou.js';
 import type { SegmentationModel } from '../models/segmentation_model.js';
 import { noProgress, type ProgressReporter } from '../progress.js';
-import { writeFileAtomic } from '../train/checkpoint.js';
+import { writeFileAtomic } from '../atomic_file.js';
 import { loadModel } from '../train/load_model.js';
 import { computeMosaics, openTargetVal, type MosaicRow } from './mosaics.js';
 import {

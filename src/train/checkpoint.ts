@@ -5,8 +5,8 @@
  * checkpoint can never be loaded.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { writeFileAtomic } from '../atomic_file.js';
 import { ProtosegError } from '../errors.js';
 
 const MAGIC = Buffer.from('PROTOSEG-CKPT-1\n', 'ascii');
@@ -95,26 +95,6 @@ export function decodeCheckpoint(bytes: Buffer, file = '<buffer>'): CheckpointCo
   return { meta: header.meta, arrays };
 }
 
-/** Writes `path` atomically: a temp file is written and fsynced, then renamed over the old one. */
-export function writeFileAtomic(path: string, data: Buffer | string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const temp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(temp, 'w');
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data, 'utf8') : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, path);
-  try {
-    const dirFd = openSync(dirname(path), 'r');
-    fsyncSync(dirFd);
-    closeSync(dirFd);
-  } catch {
-    // Directory fsync is not supported everywhere; the rename itself is atomic.
-  }
-}
 
 /**
  * Saves a checkpoint atomically. With `keepPrevious`, the old file is first renamed to `<name>.prev.ckpt`,

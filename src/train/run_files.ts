@@ -4,7 +4,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './checkpoint.js';
+import { writeFileAtomic } from '../atomic_file.js';
 
 export interface MetricsLine {
   /** Global optimisation step (source and target steps of an iteration count once). */
