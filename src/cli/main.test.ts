@@ -367,6 +367,7 @@ const FLAG_CASES: Record<string, Record<string, FlagCase>> = {
     set: () => assert.deepEqual(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--set', 'seed=3'])).sets, ['seed=3']),
     jobs: () => assert.equal(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--jobs', '3'])).jobs, 3),
     threads: () => assert.equal(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--threads', '1'])).threads, 1),
+    reuse: () => assert.deepEqual(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--reuse', 'a.json', '--reuse', 'b.json'])).reuse, [resolve('a.json'), resolve('b.json')]),
     out: () => {
       assert.equal(experimentOptionsFromFlags(parse(experimentCommand, ['--methods', 'pcs', '--out', 'e'])).out, resolve('e'));
       // Without --out, the same arguments give the same folder (so the same command continues the experiment).
