@@ -70,7 +70,6 @@ interface Stamp {
   configHash: string;
 }
 
-/** Folder of one run. */
 /**
  * The run records of earlier experiments' experiment.json files (for ExperimentOptions.reuse); a file
  * that is missing or is not an experiment record fails with a message naming it.
@@ -85,6 +84,7 @@ export function readRunRecords(paths: readonly string[]): RunRecord[] {
   });
 }
 
+/** Folder of one run. */
 export function runDirFor(out: string, arm: string, seed: number): string {
   return join(out, 'runs', armSlug(arm), `s${seed}`);
 }
@@ -149,10 +149,11 @@ export async function runExperiment(options: ExperimentOptions): Promise<Experim
   const result: ExperimentResult = { runs: [], failed: [], interrupted: false, reused: 0 };
   const records = new Map<PlannedRun, RunRecord>();
   const queue: PlannedRun[] = [];
-  const earlier = new Map((options.reuse ?? []).map((r) => [`${r.seed}/${r.configHash}`, r]));
+  // The config hash covers the seed (planRuns sets it in every run's config), so it alone identifies a run.
+  const earlier = new Map((options.reuse ?? []).map((r) => [r.configHash, r]));
   planned.forEach((run, i) => {
     const dir = runDirFor(out, run.arm, run.seed);
-    const match = statuses[i] === 'fresh' && !existsSync(dir) ? earlier.get(`${run.seed}/${run.configHash}`) : undefined;
+    const match = statuses[i] === 'fresh' && !existsSync(dir) ? earlier.get(run.configHash) : undefined;
     if (statuses[i] === 'finished') {
       records.set(run, { arm: run.arm, seed: run.seed, dir, configHash: run.configHash, metrics: readJson<RunMetrics>(join(dir, 'metrics.json'))! });
       result.reused += 1;
