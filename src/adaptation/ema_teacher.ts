@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ProtosegError } from '../errors.js';
+import { emaUpdate } from '../ops/ema_update.js';
 import { createModel, type ModelOptions, type SegmentationModel } from '../models/segmentation_model.js';
 import type { StateArrays } from './methods/method.js';
 
@@ -37,10 +38,9 @@ export class EmaTeacher {
 
   /** teacher <- m * teacher + (1 - m) * student, for every parameter and BN statistic. */
   update(): void {
-    const m = this.currentMomentum;
-    tf.tidy(() => {
-      for (const [t, s] of this.pairs) t.assign(tf.add(tf.mul(t, m), tf.mul(s, 1 - m)));
-    });
+    const next = emaUpdate(this.pairs.map(([t]) => t), this.pairs.map(([, s]) => s), this.currentMomentum);
+    this.pairs.forEach(([t], k) => t.assign(next[k]!));
+    tf.dispose(next);
     this.updates += 1;
   }
 

@@ -63,6 +63,7 @@ export interface LibtorchAddon {
   resizeNearestGrad(dy: NativeId, x: NativeId, alignCorners: boolean, halfPixelCenters: boolean): NativeId;
   batchNorm(x: NativeId, mean: NativeId, variance: NativeId, offset: Opt, scale: Opt, epsilon: number): NativeId;
   adamUpdate(param: NativeId, grad: NativeId, m: NativeId, v: NativeId, beta1: number, beta2: number, epsilon: number, stepSize: number, weightDecay: number): [NativeId, NativeId, NativeId];
+  emaUpdate(teachers: NativeId[], students: NativeId[], momentum: number, weight: number): NativeId[];
   batchNormTraining(x: NativeId, gamma: Opt, beta: Opt, epsilon: number, relu: boolean): [NativeId, NativeId, NativeId, NativeId];
   batchNormTrainingGrad(dy: NativeId, x: NativeId, gamma: Opt, mean: NativeId, invStd: NativeId, y: Opt, epsilon: number): [NativeId, NativeId, NativeId];
 

@@ -52,6 +52,16 @@ export interface AdamUpdateInputs {
   m: TensorInfo;
   v: TensorInfo;
 }
+/**
+ * The mean teacher's update of all its tensors in one kernel: inputs [teacher_0..teacher_{n-1},
+ * student_0..student_{n-1}], outputs teacher_k * momentum + student_k * (1 - momentum), bit for bit
+ * the composite add(mul(t, momentum), mul(s, 1 - momentum)).
+ */
+export const ProtosegEmaUpdate = 'ProtosegEmaUpdate';
+export interface EmaUpdateAttrs {
+  momentum: number;
+}
+
 export interface AdamUpdateAttrs {
   beta1: number;
   beta2: number;

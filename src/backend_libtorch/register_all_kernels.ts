@@ -4,6 +4,7 @@
  */
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { adamUpdateConfig } from './kernels/ProtosegAdamUpdate.js';
+import { emaUpdateConfig } from './kernels/ProtosegEmaUpdate.js';
 import { batchNormTrainingConfig } from './kernels/ProtosegBatchNormTraining.js';
 import { batchNormTrainingGradConfig } from './kernels/ProtosegBatchNormTrainingGrad.js';
 import { absConfig } from './kernels/Abs.js';
@@ -247,6 +248,7 @@ export const KERNEL_CONFIGS: readonly KernelConfig[] = [
   zerosLikeConfig,
   fusedMatMulConfig,
   adamUpdateConfig,
+  emaUpdateConfig,
   batchNormTrainingConfig,
   batchNormTrainingGradConfig,
 ];

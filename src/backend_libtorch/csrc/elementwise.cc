@@ -286,10 +286,27 @@ napi_value adam_update(Args& a) {
   return make_ids(a.env, {next, m, v});
 }
 
+// emaUpdate(teachers, students, momentum, weight) -> ids: teacher_k * momentum + student_k * weight
+// for every pair, in one call (the mean teacher's update over all its tensors). Each product is a
+// float32 multiply by the float32 rounding of the factor, then one add: the same rounding as the
+// tfjs composite add(mul(t, m), mul(s, 1 - m)), so the result is bit for bit the composite's.
+napi_value ema_update(Args& a) {
+  auto teachers = a.tensors(0);
+  auto students = a.tensors(1);
+  if (teachers.size() != students.size()) throw std::runtime_error("emaUpdate: expected as many student as teacher tensors");
+  at::Scalar m(static_cast<double>(static_cast<float>(a.num(2))));
+  at::Scalar w(static_cast<double>(static_cast<float>(a.num(3))));
+  std::vector<at::Tensor> out;
+  out.reserve(teachers.size());
+  for (size_t k = 0; k < teachers.size(); ++k) out.push_back(at::add(teachers[k].mul(m), students[k].mul(w)));
+  return make_ids(a.env, out);
+}
+
 }  // namespace
 
 void register_elementwise(napi_env env, napi_value exports) {
   add_function(env, exports, "adamUpdate", adam_update);
+  add_function(env, exports, "emaUpdate", ema_update);
   add_function(env, exports, "unary", unary);
   add_function(env, exports, "binary", binary);
   add_function(env, exports, "cast", cast);
