@@ -64,11 +64,15 @@ def he_conv(cin, cout, k, bias=False, xavier=False):
     return conv
 
 
+def batch_norm(channels):
+    return nn.BatchNorm2d(channels, eps=1e-5, momentum=0.1)
+
+
 class ConvBlock(nn.Module):
-    def __init__(self, cin, cout):
+    def __init__(self, cin, cout, norm=batch_norm):
         super().__init__()
-        self.conv1, self.bn1 = he_conv(cin, cout, 3), nn.BatchNorm2d(cout, eps=1e-5, momentum=0.1)
-        self.conv2, self.bn2 = he_conv(cout, cout, 3), nn.BatchNorm2d(cout, eps=1e-5, momentum=0.1)
+        self.conv1, self.bn1 = he_conv(cin, cout, 3), norm(cout)
+        self.conv2, self.bn2 = he_conv(cout, cout, 3), norm(cout)
 
     def forward(self, x):
         x = F.relu(self.bn1(self.conv1(x)))
@@ -76,19 +80,20 @@ class ConvBlock(nn.Module):
 
 
 class SegmentationModel(nn.Module):
-    def __init__(self, widths, dim, temperature, projection_stride):
+    def __init__(self, widths, dim, temperature, projection_stride, norm=batch_norm):
         super().__init__()
         self.stages = nn.ModuleList()
         cin = 3
         for w in widths:
-            self.stages.append(ConvBlock(cin, w))
+            self.stages.append(ConvBlock(cin, w, norm))
             cin = w
         dec_widths = list(reversed(widths[:-1]))  # scratch default: mirrors the encoder
         self.levels = nn.ModuleList()
         cin = widths[-1]
         for i, w in enumerate(dec_widths):
-            self.levels.append(ConvBlock(cin + widths[len(widths) - 2 - i], w))
+            self.levels.append(ConvBlock(cin + widths[len(widths) - 2 - i], w, norm))
             cin = w
+        self.feature_channels = cin
         self.head = he_conv(cin, CLASSES, 1, bias=True, xavier=True)
         self.proj_level = [2 ** i for i in range(len(widths))].index(projection_stride)
         self.projection = he_conv(widths[self.proj_level], dim, 1, bias=True, xavier=True)
@@ -219,7 +224,8 @@ def current_rss_mb():
         return int(f.read().split()[1]) * resource.getpagesize() / 1024 / 1024
 
 
-def main():
+def common_arguments(lr):
+    """The options both replicas share (the default config's shapes; lr: the first adaptation lr)."""
     p = argparse.ArgumentParser()
     p.add_argument('--widths', default='8,16,32,64,128')
     p.add_argument('--dim', type=int, default=64)
@@ -227,32 +233,46 @@ def main():
     p.add_argument('--height', type=int, default=64)
     p.add_argument('--width', type=int, default=128)
     p.add_argument('--k-list', default='19,38')
-    p.add_argument('--bank-images', type=int, default=300)
     p.add_argument('--labelled-images', type=int, default=10)
-    p.add_argument('--lr', type=float, default=1e-3)
+    p.add_argument('--lr', type=float, default=lr)
     p.add_argument('--steps', type=int, default=5)
     p.add_argument('--warmup', type=int, default=2)
     p.add_argument('--threads', type=int, default=2)
-    p.add_argument('--channels-last', action='store_true')
-    a = p.parse_args()
-    torch.set_num_threads(a.threads)
-    # Resident memory of the runtime alone (python + torch), before any model or batch exists.
-    base_rss_mb = current_rss_mb()
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    widths = [int(w) for w in a.widths.split(',')]
-    stride = 8  # model.projectionStride
-    model = SegmentationModel(widths, a.dim, 0.05, stride)
-    if a.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    return p
+
+
+def optimiser(model, lr):
+    """protoseg's Adam (L2 weight decay 1e-4, none on BN parameters); returns it, the parameters and their counts per group."""
     groups = model.groups()
     counts = {k: sum(p.numel() for p in v) for k, v in groups.items()}
     counts['total'] = sum(counts.values())
     opt = torch.optim.Adam([
         {'params': groups['conv'] + groups['head'] + groups['classifier'], 'weight_decay': 1e-4},
         {'params': groups['bn'], 'weight_decay': 0.0},
-    ], lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
-    params = [p for g in groups.values() for p in g]
+    ], lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    return opt, [p for g in groups.values() for p in g], counts
+
+
+def start(a):
+    """Threads and seeds; returns the resident memory of the runtime alone (python + torch, before any
+    model or batch exists), the numpy generator and the encoder widths."""
+    torch.set_num_threads(a.threads)
+    base_rss_mb = current_rss_mb()
+    torch.manual_seed(0)
+    return base_rss_mb, np.random.default_rng(0), [int(w) for w in a.widths.split(',')]
+
+
+def main():
+    p = common_arguments(1e-3)
+    p.add_argument('--bank-images', type=int, default=300)
+    p.add_argument('--channels-last', action='store_true')
+    a = p.parse_args()
+    base_rss_mb, rng, widths = start(a)
+    stride = 8  # model.projectionStride
+    model = SegmentationModel(widths, a.dim, 0.05, stride)
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt, params, counts = optimiser(model, a.lr)
 
     B, H, W = a.batch, a.height, a.width
 
