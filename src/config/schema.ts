@@ -189,6 +189,7 @@ export const configSchema = z.strictObject({
         .strictObject({
           enabled: z.boolean().default(true).describe('pcs: pseudo-labels from an EMA teacher (off: from the student itself, eval mode)'),
           momentum: z.number().min(0).max(0.99999).default(0.99).describe('EMA momentum of the teacher (warmed up as min(1 - 1/(t+1), momentum))'),
+          flip: z.boolean().optional().describe('pcs: the teacher\'s class probabilities are the mean of its passes on the target image and on its mirror image (flipped back): one more teacher pass per iteration (absent = false)'),
         })
         .prefault({}),
       pseudoLabel: z
@@ -198,6 +199,12 @@ export const configSchema = z.strictObject({
           weighting: z.enum(['image', 'pixel', 'none']).default('image').describe('confidence weight of pseudo-labelled pixels: image = the share of confident pixels of the image (DAFormer), pixel = 1 if confident else 0, none = 1'),
         })
         .prefault({}),
+      rareClassSampling: z
+        .strictObject({
+          temperature: z.number().positive().default(0.01).describe('T of p(class) = softmax((1 - pixel share) / T); smaller draws the rarest classes more often (DAFormer: 0.01)'),
+        })
+        .optional()
+        .describe('draw the labelled source images of adaptation (the supervised batch; for pcs also the ClassMix source) by rare-class sampling (DAFormer), with replacement; absent = a shuffle (the warm-up always shuffles). Set it with --set adapt.rareClassSampling={}'),
       classMix: z.boolean().default(true).describe('pcs: paste half of the classes of a labelled source image onto each target image (ground truth there, pseudo-labels elsewhere)'),
       augment: z
         .strictObject({

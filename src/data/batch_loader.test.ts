@@ -65,6 +65,19 @@ describe('BatchLoader train mode', () => {
     assert.notDeepEqual(loader.epochOrder(0), loader.epochOrder(1));
   });
 
+  test('sampleWeights: epochs drawn with replacement at the weights, deterministic for a seed and epoch', () => {
+    const weights = [0, 1, 0, 3, 0, 0, 0];
+    const loader = new BatchLoader(dataset, { batchSize: 2, normalization: 'imagenet', seed: 5, sampleWeights: weights });
+    assert.deepEqual(loader.epochOrder(4), new BatchLoader(dataset, { batchSize: 2, normalization: 'imagenet', seed: 5, sampleWeights: weights }).epochOrder(4));
+    const drawn = Array.from({ length: 200 }, (_, e) => loader.epochOrder(e)).flat();
+    assert.equal(drawn.length, 200 * 7);
+    assert.deepEqual([...new Set(drawn)].sort(), [1, 3]);
+    const share = drawn.filter((i) => i === 3).length / drawn.length;
+    assert.ok(Math.abs(share - 0.75) < 0.03, `share of sample 3: ${share}`);
+    assert.throws(() => new BatchLoader(dataset, { batchSize: 2, normalization: 'imagenet', sampleWeights: [1, 2] }), (e) => e instanceof DataError && /7 non-negative sample weights/.test(e.message));
+    assert.throws(() => new BatchLoader(dataset, { batchSize: 2, normalization: 'imagenet', sampleWeights: [0, 0, 0, 0, 0, 0, 0] }), DataError);
+  });
+
   test('resuming at a batch index yields the same batches', async () => {
     const loader = new BatchLoader(dataset, { batchSize: 2, normalization: 'imagenet', crop: [8, 8], flip: true, seed: 9 });
     const full = await collect(loader.epoch(2));

@@ -69,6 +69,11 @@ export interface BatchLoaderOptions {
   flip?: boolean;
   /** train: shuffle every epoch (default true). */
   shuffle?: boolean;
+  /**
+   * train: draw each epoch's samples with replacement, sample i with probability sampleWeights[i]
+   * (e.g. rare-class sampling) instead of a shuffle; an epoch still has as many samples as the dataset.
+   */
+  sampleWeights?: ArrayLike<number>;
   /** Batches decoded ahead (default 2, at least 1). */
   prefetch?: number;
   /** Drop a last incomplete batch (default: true in train mode, false in sequential mode). */
@@ -145,8 +150,21 @@ function checkShard(shard: BatchLoaderOptions['shard'], batchSize: number, mode:
   return { rank, worldSize };
 }
 
+/** Running sums of `weights` divided by their total (the last is 1); one weight per sample, none negative. */
+function cumulative(weights: ArrayLike<number>, samples: number): Float64Array {
+  const values = Array.from(weights);
+  const total = values.reduce((a, b) => a + b, 0);
+  if (values.length !== samples || values.some((w) => !(w >= 0)) || !(total > 0)) {
+    throw new DataError('PROTOSEG_DATA_INVALID', `BatchLoader: expected ${samples} non-negative sample weights with a positive sum, got ${values.length} summing to ${total}.`);
+  }
+  let sum = 0;
+  return Float64Array.from(values, (w) => (sum += w) / total);
+}
+
 export class BatchLoader {
-  readonly options: Required<Omit<BatchLoaderOptions, 'resize' | 'crop' | 'shard'>> & Pick<BatchLoaderOptions, 'resize' | 'crop'>;
+  readonly options: Required<Omit<BatchLoaderOptions, 'resize' | 'crop' | 'shard' | 'sampleWeights'>> & Pick<BatchLoaderOptions, 'resize' | 'crop'>;
+  /** Cumulative sampling probabilities (sampleWeights normalised), or undefined for a shuffle. */
+  private readonly cumulativeWeights: Float64Array | undefined;
   /** This process's shard (rank 0 of 1 without one). */
   readonly shard: { rank: number; worldSize: number };
 
@@ -183,6 +201,7 @@ export class BatchLoader {
       ...(options.resize ? { resize: options.resize } : {}),
       ...(options.crop ? { crop: options.crop } : {}),
     };
+    this.cumulativeWeights = options.sampleWeights === undefined ? undefined : cumulative(options.sampleWeights, dataset.samples.length);
     this.shard = checkShard(options.shard, this.options.batchSize, mode, this.options.dropLast, dataset.samples.length);
     if (this.numBatches === 0) {
       throw new DataError(
@@ -202,8 +221,17 @@ export class BatchLoader {
   /** Sample order of an epoch (shuffled in train mode when shuffle is on); sequential: this rank's part. */
   epochOrder(epoch: number): number[] {
     if (this.options.mode === 'sequential') return this.sequentialPart();
+    const rng = new Rng(hashSeed(this.options.seed, epoch, 0x5eed));
+    const weights = this.cumulativeWeights;
+    if (weights !== undefined) {
+      return this.dataset.samples.map(() => {
+        const u = rng.next();
+        const i = weights.findIndex((w) => u < w);
+        return i < 0 ? weights.length - 1 : i;
+      });
+    }
     const order = this.dataset.samples.map((_, i) => i);
-    if (this.options.shuffle) new Rng(hashSeed(this.options.seed, epoch, 0x5eed)).shuffle(order);
+    if (this.options.shuffle) rng.shuffle(order);
     return order;
   }
 

@@ -21,6 +21,7 @@ import { validateConfig } from '../config/load.js';
 import { BatchLoader, batchImageRng, type Batch } from '../data/batch_loader.js';
 import { datasetFingerprint } from '../data/dataset_fingerprint.js';
 import type { Dataset } from '../data/dataset.js';
+import { datasetRareClassWeights } from '../data/rare_class_sampling.js';
 import { hashSeed } from '../data/rng.js';
 import { photometricAugment } from '../data/transforms/photometric.js';
 import { CLASS_LOOK_PERMUTATION } from '../data/synth/appearance.js';
@@ -387,10 +388,10 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     // Each rank loads its consecutive part of every global batch (with the one-process augmentation).
     ...(dp.shard ? { shard: dp.shard } : {}),
   };
-  const streamFor = (name: string, dataset: Dataset, labels: boolean, tag: number): BatchStream => {
+  const streamFor = (name: string, dataset: Dataset, labels: boolean, tag: number, sampleWeights?: Float64Array): BatchStream => {
     const batchSize = Math.min(config.data.batchSize, dataset.samples.length);
     dp.checkStreamBatch(name, batchSize, dataset.samples.length);
-    const loader = new BatchLoader(dataset, { ...loaderOptions, batchSize, labels, seed: hashSeed(config.seed, tag) });
+    const loader = new BatchLoader(dataset, { ...loaderOptions, batchSize, labels, seed: hashSeed(config.seed, tag), ...(sampleWeights ? { sampleWeights } : {}) });
     return new BatchStream(loader, state.streams[name] ?? { epoch: 0, batch: 0 });
   };
   const streams: Record<string, BatchStream> = {};
@@ -532,7 +533,9 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       }
       const wanted = new Set<StreamName>(['labelled', ...method.streams, 'target']);
       // The order of the streams (and their seeds) is fixed, so runs are comparable across methods.
-      if (wanted.has('labelled')) streams['labelled'] = streamFor('labelled', data.labelledSource, true, 11);
+      const rareClass = config.adapt.rareClassSampling;
+      const labelledWeights = rareClass ? await datasetRareClassWeights(data.labelledSource, model.numClasses, rareClass.temperature) : undefined;
+      if (wanted.has('labelled')) streams['labelled'] = streamFor('labelled', data.labelledSource, true, 11, labelledWeights);
       // Source-train labels where the split has them: the diagnostics score against them; methods get only the labelled subset's.
       if (wanted.has('source')) streams['source'] = streamFor('source', data.source.train, data.source.train.labelled, 12);
       // Target labels are loaded for the diagnostics only (where the split has them); methods never see them.

@@ -8,7 +8,7 @@ import { generateBenchmark } from '../../data/synth/benchmark.js';
 import { initTestBackend } from '../../test_utils/backend.js';
 import { makeTempDir, removeTempDir } from '../../test_utils/fixtures.js';
 import { train } from '../../train/trainer.js';
-import { adaptLossActive, prototypesFromClusters } from './pcs.js';
+import { adaptLossActive, flipAveraged, prototypesFromClusters } from './pcs.js';
 
 describe('pcs prototypes from clusters', () => {
   // 2 classes, 3 clusters in 2-D; rows labelled 0, 0, 1, 1, 1, -1.
@@ -33,6 +33,23 @@ describe('pcs prototypes from clusters', () => {
     const config = validateConfig({ adapt: { losses: { protoNce: { fromEpoch: 1, untilEpoch: 3 }, maxSquares: { enabled: true, weight: 0 } } } });
     assert.deepEqual([0, 1, 2, 3].map((e) => adaptLossActive(config.adapt, 'protoNce', e)), [false, true, true, false]);
     assert.equal(adaptLossActive(config.adapt, 'maxSquares', 0), false);
+  });
+});
+
+describe('pcs flip-averaged teacher probabilities', () => {
+  before(async () => {
+    await initTestBackend();
+  });
+
+  it('the mean of the probabilities and the mirrored pass\'s softmax, mirrored back', () => {
+    // One image, 1 x 2 pixels, 2 classes. The mirrored pass's logits: pixel 0 (0, 0), pixel 1 (ln 3, 0):
+    // softmax (0.5, 0.5) and (0.75, 0.25); mirrored back, pixel 0 gets (0.75, 0.25), pixel 1 (0.5, 0.5).
+    const probs = tf.tensor4d([0.25, 0.75, 1, 0], [1, 1, 2, 2]);
+    const mirrored = tf.tensor4d([0, 0, Math.log(3), 0], [1, 1, 2, 2]);
+    const averaged = flipAveraged(probs, mirrored).arraySync()[0]![0]!;
+    const expected = [[0.5, 0.5], [0.75, 0.25]];
+    averaged.forEach((pixel, p) => pixel.forEach((v, c) => assert.ok(Math.abs(v - expected[p]![c]!) < 1e-6, `pixel ${p} class ${c}: ${v}`)));
+    tf.dispose([probs, mirrored]);
   });
 });
 

@@ -141,6 +141,11 @@ function fdaBatch(source: Float32Array, target: Float32Array, sourceBatch: numbe
 }
 
 /** Weighted pseudo-label CE of decoder logits [batch, H, W, classes] against host targets of the same batch and size (call inside the tape). */
+/** Mean of probs [b, h, w, c] and the softmax of the logits of the mirrored images, mirrored back (flip test-time augmentation). */
+export function flipAveraged(probs: tf.Tensor4D, mirroredLogits: tf.Tensor4D): tf.Tensor4D {
+  return tf.mul(tf.add(probs, tf.reverse(tf.softmax(mirroredLogits), 2)), 0.5) as tf.Tensor4D;
+}
+
 function pseudoLabelTerm(logits: tf.Tensor4D, targets: Pick<PixelTargets, 'labels' | 'weights'>, weight: number): tf.Scalar {
   const [batch, height, width] = logits.shape;
   const labels = tf.tensor3d(Int32Array.from(targets.labels), [batch, height, width], 'int32');
@@ -257,9 +262,11 @@ export class PcsMethod implements UdaMethod {
     const adapt = config.adapt;
     const predictor = this.predictor(ctx.model);
     predictor.setStatisticsDomain(adapt.domainStatistics ? 'target' : 'source');
-    const { logits, features } = predictor.forwardDecoder(batchImages(batch), { training: false });
-    predictor.setStatisticsDomain('source');
+    const images = batchImages(batch);
+    const { logits, features } = predictor.forwardDecoder(images, { training: false });
     let probs = tf.softmax(logits) as tf.Tensor4D;
+    if (adapt.teacher.flip) probs = flipAveraged(probs, predictor.forwardDecoder(tf.reverse(images, 2), { training: false }).logits);
+    predictor.setStatisticsDomain('source');
     if (adapt.rectify.enabled && this.prototypes !== undefined) {
       const protos = tf.tensor2d(this.prototypes.rows, [ctx.model.numClasses, this.targetBank.dims]);
       probs = rectifyProbabilities(probs, features, protos, this.prototypes.available, adapt.rectify.temperature);
