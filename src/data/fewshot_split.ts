@@ -92,12 +92,18 @@ export function selectFewShot(candidates: readonly ClassPresence[], options: Few
   return { ids: chosen.map((i) => candidates[i]!.id), classImageCounts: counts, uncovered };
 }
 
+/** Pixels of each class (0..classes-1) in a train-id label map; ignore pixels are not counted. */
+export function classPixelCounts(label: Uint8Array, classes: number): Float64Array {
+  const counts = new Float64Array(classes);
+  for (const c of label) if (c !== IGNORE_INDEX && c < classes) counts[c]! += 1;
+  return counts;
+}
+
 /** Train ids with at least `minPixels` pixels in a label (255 excluded). */
 export function classesInLabel(label: Uint8Array, minPixels = 1): number[] {
-  const counts = new Uint32Array(256);
-  for (let i = 0; i < label.length; i++) counts[label[i]!]!++;
+  const counts = classPixelCounts(label, NUM_CLASSES);
   const out: number[] = [];
-  for (let k = 0; k < NUM_CLASSES; k++) if (k !== IGNORE_INDEX && counts[k]! >= minPixels) out.push(k);
+  for (let k = 0; k < NUM_CLASSES; k++) if (counts[k]! >= minPixels) out.push(k);
   return out;
 }
 

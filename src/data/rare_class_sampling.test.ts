@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataError } from '../errors.js';
 import type { Dataset, SampleRef } from './dataset.js';
-import { classPixelCounts, datasetRareClassWeights, rareClassImageWeights } from './rare_class_sampling.js';
+import { classPixelCounts } from './fewshot_split.js';
+import { datasetRareClassWeights, rareClassImageWeights } from './rare_class_sampling.js';
 
 const close = (actual: ArrayLike<number>, expected: number[], tolerance = 1e-5): void => {
   assert.equal(actual.length, expected.length);

@@ -6,14 +6,7 @@
  */
 import { DataError } from '../errors.js';
 import type { Dataset } from './dataset.js';
-import { IGNORE_INDEX } from './label_maps.js';
-
-/** Pixels of each class (0..classes-1) in a train-id label map; ignore pixels are not counted. */
-export function classPixelCounts(label: Uint8Array, classes: number): Float64Array {
-  const counts = new Float64Array(classes);
-  for (const c of label) if (c !== IGNORE_INDEX && c < classes) counts[c]! += 1;
-  return counts;
-}
+import { classPixelCounts } from './fewshot_split.js';
 
 /** Sampling probability of each image from its per-class pixel counts; sums to 1. */
 export function rareClassImageWeights(counts: readonly Float64Array[], temperature: number): Float64Array {

@@ -533,9 +533,11 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       }
       const wanted = new Set<StreamName>(['labelled', ...method.streams, 'target']);
       // The order of the streams (and their seeds) is fixed, so runs are comparable across methods.
-      const rareClass = config.adapt.rareClassSampling;
-      const labelledWeights = rareClass ? await datasetRareClassWeights(data.labelledSource, model.numClasses, rareClass.temperature) : undefined;
-      if (wanted.has('labelled')) streams['labelled'] = streamFor('labelled', data.labelledSource, true, 11, labelledWeights);
+      if (wanted.has('labelled')) {
+        const rareClass = config.adapt.rareClassSampling;
+        const weights = rareClass ? await datasetRareClassWeights(data.labelledSource, model.numClasses, rareClass.temperature) : undefined;
+        streams['labelled'] = streamFor('labelled', data.labelledSource, true, 11, weights);
+      }
       // Source-train labels where the split has them: the diagnostics score against them; methods get only the labelled subset's.
       if (wanted.has('source')) streams['source'] = streamFor('source', data.source.train, data.source.train.labelled, 12);
       // Target labels are loaded for the diagnostics only (where the split has them); methods never see them.

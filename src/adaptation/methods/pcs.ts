@@ -140,12 +140,12 @@ function fdaBatch(source: Float32Array, target: Float32Array, sourceBatch: numbe
   return out;
 }
 
-/** Weighted pseudo-label CE of decoder logits [batch, H, W, classes] against host targets of the same batch and size (call inside the tape). */
 /** Mean of probs [b, h, w, c] and the softmax of the logits of the mirrored images, mirrored back (flip test-time augmentation). */
 export function flipAveraged(probs: tf.Tensor4D, mirroredLogits: tf.Tensor4D): tf.Tensor4D {
   return tf.mul(tf.add(probs, tf.reverse(tf.softmax(mirroredLogits), 2)), 0.5) as tf.Tensor4D;
 }
 
+/** Weighted pseudo-label CE of decoder logits [batch, H, W, classes] against host targets of the same batch and size (call inside the tape). */
 function pseudoLabelTerm(logits: tf.Tensor4D, targets: Pick<PixelTargets, 'labels' | 'weights'>, weight: number): tf.Scalar {
   const [batch, height, width] = logits.shape;
   const labels = tf.tensor3d(Int32Array.from(targets.labels), [batch, height, width], 'int32');
