@@ -135,7 +135,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       steps: positiveInt().default(300).describe('warm-up on the labelled source images (the source-only baseline every adapting method starts from): optimisation steps'),
       oracleSteps: positiveInt().default(3000).describe('target-oracle / source-oracle: optimisation steps of their own, longer schedule (long enough to converge: see docs/method.md)'),
-      epochs: nonNegativeInt().default(10).describe('adapting methods (pcs, pcs-seed, max-squares): adaptation epochs after the warm-up (10 x 100 iterations keeps `npm start` under 10 minutes; docs/method.md says what a longer schedule gains)'),
+      epochs: nonNegativeInt().default(14).describe('adapting methods (pcs, pcs-seed, max-squares): adaptation epochs after the warm-up (14 x 100 iterations, chosen on the development benchmarks over 10 x 100 (docs/method.md stage 8), keeps `npm start` under 10 minutes on the native backend)'),
       stepsPerEpoch: positiveInt().default(100).describe('adapting methods: iterations per adaptation epoch'),
       logEvery: positiveInt().default(10).describe('steps between metrics.jsonl lines'),
       checkpointEvery: positiveInt().default(50).describe('steps between checkpoints (a kill loses at most this many)'),

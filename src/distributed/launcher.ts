@@ -95,6 +95,9 @@ function describeExit(e: RankExit): string {
 }
 
 /** Starts this machine's ranks and supervises them (see the file comment). */
+/** How long an error exit waits for a rank killed by a signal (the likelier root cause) before it is reported. */
+const ROOT_CAUSE_WAIT_MS = 500;
+
 export async function launchRanks(options: LaunchOptions): Promise<RunningLaunch> {
   const nnodes = options.nnodes ?? 1;
   const nodeRank = options.nodeRank ?? 0;
@@ -130,10 +133,22 @@ export async function launchRanks(options: LaunchOptions): Promise<RunningLaunch
     sendAll('SIGTERM');
     killTimer ??= setTimeout(() => sendAll('SIGKILL'), grace);
   };
+  // Once the failure is reported the launcher stops the others, and their exits are its own doing.
+  let stopping = false;
+  let rootCauseTimer: NodeJS.Timeout | undefined;
+  const reportFailure = (): void => {
+    if (stopping || failure === undefined) return;
+    stopping = true;
+    if (rootCauseTimer !== undefined) clearTimeout(rootCauseTimer);
+    const others = alive().length;
+    log(`protoseg launcher: rank ${failure.rank} (pid ${failure.pid}) ${describeExit(failure)}${others > 0 ? `; stopping the ${others} other rank${others > 1 ? 's' : ''} on this machine` : ''}.`);
+    stopOthers();
+  };
 
   const done = new Promise<LaunchResult>((resolveDone) => {
     const finishOne = (): void => {
       if (exits.length < options.nprocPerNode) return;
+      reportFailure();
       if (killTimer !== undefined) clearTimeout(killTimer);
       exits.sort((a, b) => a.rank - b.rank);
       let exitCode: number;
@@ -163,11 +178,12 @@ export async function launchRanks(options: LaunchOptions): Promise<RunningLaunch
         const e: RankExit = { rank, localRank, pid: child.pid ?? -1, code, signal };
         exits.push(e);
         const failed = code !== 0;
-        if (failed && failure === undefined && !(interrupted && code === 130)) {
-          failure = e;
-          const others = alive().length;
-          log(`protoseg launcher: rank ${rank} (pid ${e.pid}) ${describeExit(e)}${others > 0 ? `; stopping the ${others} other rank${others > 1 ? 's' : ''} on this machine` : ''}.`);
-          stopOthers();
+        if (failed && !stopping && !(interrupted && code === 130)) {
+          // A rank killed by a signal is the root cause over one that exited with an error (often because
+          // it saw that peer go): the two exits can reach us in either order, so an error exit waits briefly.
+          if (failure === undefined || (failure.signal === null && signal !== null)) failure = e;
+          if (signal !== null || exits.length === options.nprocPerNode) reportFailure();
+          else rootCauseTimer ??= setTimeout(reportFailure, ROOT_CAUSE_WAIT_MS);
         }
         finishOne();
       };

@@ -2,10 +2,14 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Dataset } from '../data/dataset.js';
 import { ProtosegError } from '../errors.js';
-import type { ConfusionMatrix } from '../metrics/confusion_matrix.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { downsampleLabels } from '../losses/cell_labels.js';
+import { ConfusionMatrix } from '../metrics/confusion_matrix.js';
+import { metricsObject } from '../metrics/iou.js';
 import { createModel } from '../models/segmentation_model.js';
 import { initTestBackend } from '../test_utils/backend.js';
 import { evaluateSplit } from './evaluate_split.js';
+import { networkInput } from './network_input.js';
 
 before(async () => {
   await initTestBackend();
@@ -84,5 +88,29 @@ describe('evaluateSplit sharded over ranks (one process plays both ranks)', () =
     assert.equal(result.metrics.mIoU, labelled.metrics.mIoU);
     // Unsharded, an unlabelled split still fails with the one-line message.
     await assert.rejects(evaluateSplit(model, stripes(2, false), options), (e) => e instanceof ProtosegError && /expected at least one labelled \(non-ignore\) pixel, got 0 over 2 image/.test(e.message));
+  });
+});
+
+describe('evaluateSplit with the cell head', () => {
+  it('scores the cosine head from the same forward pass as the decoder: what a separate embed pass gives, no tensor left behind', async () => {
+    const model = createModel({ encoder: { name: 'scratch', widths: [4, 8] }, embeddingDim: 4, projectionStride: 2, seed: 5 });
+    const data = stripes(3);
+    const before = tf.memory().numTensors;
+    const result = await evaluateSplit(model, data, { scale: 1, maxImages: 0, cellHead: true });
+    assert.equal(tf.memory().numTensors, before, 'no tensor leaks');
+    // Independently: embed each image (encoder to the projection stride) and score its cell logits.
+    const cells = new ConfusionMatrix();
+    for (const ref of data.samples) {
+      const loaded = await data.load(ref, { label: true });
+      const predicted = tf.tidy(() => {
+        const image = networkInput({ width: loaded.width, height: loaded.height, data: loaded.image }, { scale: 1, stride: model.outputStride, normalization: model.inputNormalization });
+        return tf.argMax(model.embed(image).cellLogits, 3).dataSync();
+      });
+      cells.add(downsampleLabels(loaded.label!, [1, loaded.height, loaded.width], 2, 0.5), Uint8Array.from(predicted), ref.id);
+    }
+    assert.deepEqual(result.cellHead, metricsObject(cells, 3));
+    const withoutHead = await evaluateSplit(model, data, { scale: 1, maxImages: 0 });
+    assert.deepEqual(withoutHead.metrics, result.metrics, 'the decoder metrics do not depend on the diagnostic');
+    assert.equal(withoutHead.cellHead, undefined);
   });
 });

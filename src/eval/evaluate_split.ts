@@ -46,24 +46,50 @@ export async function evaluateSplit(model: SegmentationModel, dataset: Dataset, 
   const progress = options.progress;
   const cells = new ConfusionMatrix();
   let cellImages = 0;
-  const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => model.predictLogits(images);
-  const evaluated = await evaluateConfusion(predictLogits, samples, {
-    ...(progress ? { progress: { start: (_l: string, total: number) => progress.start(`${options.label ?? 'evaluate'}${shard !== undefined ? ` (rank ${shard.rank}'s ${mine.samples.length} of ${limited.samples.length} images)` : ''}`, total), tick: (n?: number) => progress.tick(n), end: () => progress.end() } } : {}),
-    total: mine.samples.length,
-    onPrediction: options.cellHead
-      ? (sample) => {
-          const image = sample.image as tf.Tensor3D;
-          const [h, w] = [image.shape[0] / model.projectionStride, image.shape[1] / model.projectionStride];
-          const stride = sample.labelHeight / h;
-          // Only where cells tile the label exactly (the network ran at the label's resolution, up to an integer factor).
-          if (!Number.isInteger(stride) || sample.labelWidth / w !== stride) return;
-          const predicted = tf.tidy(() => tf.argMax(model.embed(tf.expandDims(image, 0) as tf.Tensor4D).cellLogits, 3).dataSync());
-          const truth = downsampleLabels(sample.label, [1, sample.labelHeight, sample.labelWidth], stride, options.purity ?? 0.5);
-          cells.add(truth, Uint8Array.from(predicted), sample.id ?? 'sample');
-          cellImages += 1;
-        }
-      : undefined,
-  });
+  // With the cell head, one full forward per image gives both heads' outputs (the same values as
+  // predictLogits and embed: eval mode), instead of a second encoder pass for the diagnostic.
+  let cellLogits: tf.Tensor4D | undefined;
+  const takeCellLogits = (): tf.Tensor4D | undefined => {
+    const taken = cellLogits;
+    cellLogits = undefined;
+    return taken;
+  };
+  const predictLogits = (images: tf.Tensor4D): tf.Tensor4D => {
+    if (!options.cellHead) return model.predictLogits(images);
+    tf.dispose(takeCellLogits());
+    const output = model.forward(images);
+    tf.dispose(output.embeddings);
+    cellLogits = tf.keep(output.cellLogits);
+    return output.logits;
+  };
+  let evaluated: Awaited<ReturnType<typeof evaluateConfusion>>;
+  try {
+    evaluated = await evaluateConfusion(predictLogits, samples, {
+      ...(progress ? { progress: { start: (_l: string, total: number) => progress.start(`${options.label ?? 'evaluate'}${shard !== undefined ? ` (rank ${shard.rank}'s ${mine.samples.length} of ${limited.samples.length} images)` : ''}`, total), tick: (n?: number) => progress.tick(n), end: () => progress.end() } } : {}),
+      total: mine.samples.length,
+      onPrediction: options.cellHead
+        ? (sample) => {
+            const logits = takeCellLogits();
+            if (logits === undefined) return;
+            try {
+              const image = sample.image as tf.Tensor3D;
+              const [h, w] = [image.shape[0] / model.projectionStride, image.shape[1] / model.projectionStride];
+              const stride = sample.labelHeight / h;
+              // Only where cells tile the label exactly (the network ran at the label's resolution, up to an integer factor).
+              if (!Number.isInteger(stride) || sample.labelWidth / w !== stride) return;
+              const predicted = tf.tidy(() => tf.argMax(logits, 3).dataSync());
+              const truth = downsampleLabels(sample.label, [1, sample.labelHeight, sample.labelWidth], stride, options.purity ?? 0.5);
+              cells.add(truth, Uint8Array.from(predicted), sample.id ?? 'sample');
+              cellImages += 1;
+            } finally {
+              logits.dispose();
+            }
+          }
+        : undefined,
+    });
+  } finally {
+    tf.dispose(takeCellLogits());
+  }
   // Summed over the ranks before any metric: a rank whose share has no labelled pixel is no error of its own.
   const images = shard !== undefined ? shard.combine(evaluated.confusion, evaluated.images) : evaluated.images;
   if (shard !== undefined) cellImages = shard.combine(cells, cellImages);

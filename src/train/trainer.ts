@@ -447,10 +447,13 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
   };
   const interruptedResult = (): TrainResult => ({ runDir: files.dir, method: config.method, interrupted, backend: backend.name });
 
+  /** The last evaluation of this process and the step it was made at; the final one reuses it when no step came after. */
+  let lastEvaluation: { step: number; evaluated: { source: SplitEvaluation; target: SplitEvaluation } } | undefined;
   const evaluateBoth = async (what: string): Promise<{ source: SplitEvaluation; target: SplitEvaluation }> => {
     const source = await evaluateOn(model, data.source.val, config, 'source', progress, `${what}: source val`, dp.evaluationShard);
     // Before the method's init the target statistics are unwritten, so the warm-up model reads its own (BatchNorm).
     const target = await evaluateOn(model, data.target.val, config, 'target', progress, `${what}: target val`, dp.evaluationShard);
+    lastEvaluation = { step: state.step, evaluated: { source, target } };
     return { source, target };
   };
   /** What an evaluation adds to metrics.jsonl: both decoders' mIoU, and the ground-truth diagnostics. */
@@ -526,6 +529,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
       if (!state.methodReady) {
         // The warm-up model (trained or reused; weights only), kept for the report's baseline-vs-adapted mosaics.
         if (dp.isMainRank) saveCheckpoint(files.baselineCheckpoint, { meta: { format: 'protoseg-run', state, config }, arrays: Object.fromEntries(Object.entries(model.stateDict()).map(([name, entry]) => [`model.${name}`, entry])) });
+        // The init may change the model (e.g. the target statistics), so an evaluation before it is stale.
+        lastEvaluation = undefined;
         await method.init(ctx);
         state.methodReady = true;
         const compared = dp.checkReplicas(state.step, replicaState, true);
@@ -603,7 +608,8 @@ export async function train(inputConfig: Config, options: TrainOptions): Promise
     }
 
     for (const stream of Object.values(streams)) await stream.close();
-    const final = await evaluateBoth('final');
+    // The last epoch's (or the warm-up's) evaluation is of these very weights: no need to run it again.
+    const final = lastEvaluation?.step === state.step ? lastEvaluation.evaluated : await evaluateBoth('final');
     const record = evaluationRecord(final);
     const metrics: RunMetrics = {
       source: final.source.metrics,
