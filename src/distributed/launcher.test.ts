@@ -23,12 +23,18 @@ async function launchWorker(args: string[], extra: Record<string, string> = {}, 
   return { running, out: collect(running), lines };
 }
 
+/** Two ranks running a `node -e` script (no collectives), with the launcher's log lines. */
+async function launchScript(script: string): Promise<{ running: RunningLaunch; lines: string[] }> {
+  const lines: string[] = [];
+  const running = await launchRanks({ nprocPerNode: 2, command: process.execPath, args: ['-e', script], env: { ...process.env }, stdio: 'pipe', gracePeriodMs: 2000, log: (l) => lines.push(l) });
+  return { running, lines };
+}
+
 describe('launchRanks: which failure it reports', () => {
   it('a rank killed by a signal is named over one whose error exit reached the launcher first (its likely consequence)', async () => {
     // Rank 0 exits with status 1 at once; rank 1 is killed 100 ms later. No collectives are involved.
     const script = "if (process.env.RANK === '0') process.exit(1); else setTimeout(() => process.kill(process.pid, 'SIGKILL'), 100);";
-    const lines: string[] = [];
-    const running = await launchRanks({ nprocPerNode: 2, command: process.execPath, args: ['-e', script], env: { ...process.env }, stdio: 'pipe', gracePeriodMs: 2000, log: (l) => lines.push(l) });
+    const { running, lines } = await launchScript(script);
     const result = await running.done;
     assert.equal(result.exitCode, 1);
     assert.deepEqual(result.failure && [result.failure.rank, result.failure.signal], [1, 'SIGKILL']);
@@ -39,8 +45,7 @@ describe('launchRanks: which failure it reports', () => {
 
   it('an error exit alone is reported (after the short wait) and the other ranks are stopped', async () => {
     const script = "if (process.env.RANK === '0') process.exit(3); else setInterval(() => {}, 1000);";
-    const lines: string[] = [];
-    const running = await launchRanks({ nprocPerNode: 2, command: process.execPath, args: ['-e', script], env: { ...process.env }, stdio: 'pipe', gracePeriodMs: 2000, log: (l) => lines.push(l) });
+    const { running, lines } = await launchScript(script);
     const result = await running.done;
     assert.equal(result.exitCode, 3);
     assert.deepEqual(result.failure && [result.failure.rank, result.failure.code], [0, 3]);

@@ -94,10 +94,10 @@ function describeExit(e: RankExit): string {
   return e.signal !== null ? `was killed by ${e.signal}` : `exited with status ${e.code}`;
 }
 
-/** Starts this machine's ranks and supervises them (see the file comment). */
 /** How long an error exit waits for a rank killed by a signal (the likelier root cause) before it is reported. */
 const ROOT_CAUSE_WAIT_MS = 500;
 
+/** Starts this machine's ranks and supervises them (see the file comment). */
 export async function launchRanks(options: LaunchOptions): Promise<RunningLaunch> {
   const nnodes = options.nnodes ?? 1;
   const nodeRank = options.nodeRank ?? 0;
@@ -182,7 +182,8 @@ export async function launchRanks(options: LaunchOptions): Promise<RunningLaunch
           // A rank killed by a signal is the root cause over one that exited with an error (often because
           // it saw that peer go): the two exits can reach us in either order, so an error exit waits briefly.
           if (failure === undefined || (failure.signal === null && signal !== null)) failure = e;
-          if (signal !== null || exits.length === options.nprocPerNode) reportFailure();
+          // When this was the last rank, finishOne reports at once.
+          if (signal !== null) reportFailure();
           else rootCauseTimer ??= setTimeout(reportFailure, ROOT_CAUSE_WAIT_MS);
         }
         finishOne();
