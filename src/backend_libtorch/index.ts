@@ -8,6 +8,7 @@ import { isAddonAvailable, loadAddon } from './addon.js';
 import { BACKEND_NAME, LibtorchBackend, type NativeMemoryInfo } from './backend_libtorch.js';
 import { KERNEL_CONFIGS } from './register_all_kernels.js';
 import { batchNormTrainingGradConfig } from './gradients/ProtosegBatchNormTraining_grad.js';
+import { installCheapSavedTensors } from './saved_tensors.js';
 
 export { BACKEND_NAME, LibtorchBackend, type NativeMemoryInfo } from './backend_libtorch.js';
 export { isAddonAvailable } from './addon.js';
@@ -55,6 +56,7 @@ export function registerLibtorchBackend(options: LibtorchBackendOptions = {}): s
   for (const config of KERNEL_CONFIGS) tf.registerKernel(config);
   // Global, but keyed by a kernel only this backend implements.
   tf.registerGradient(batchNormTrainingGradConfig);
+  installCheapSavedTensors();
   registered = true;
   return BACKEND_NAME;
 }

@@ -4,9 +4,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DGradConfig } from './Conv2D_grad.js';
+import { sumGradConfig } from './Sum_grad.js';
 
 /** Every gradient protoseg registers (one per kernel name). */
-export const PROTOSEG_GRADIENTS: tf.GradConfig[] = [conv2DGradConfig];
+export const PROTOSEG_GRADIENTS: tf.GradConfig[] = [conv2DGradConfig, sumGradConfig];
 
 let registered = false;
 
