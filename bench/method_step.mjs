@@ -22,7 +22,8 @@
 //        [--torch-channels-last] (pcs-seed only: PyTorch model and inputs in channels_last)
 //        [--python /usr/bin/python3] [--malloc-mmap-threshold BYTES] (native backend's malloc tuning; 0 = glibc default)
 //        [--cache-limit BYTES] (native backend's caching allocator limit; 0 = ATen's default allocator)
-//        [--profile] (protoseg side: time per tfjs kernel, host syncs, and the iteration's phases)
+//        [--profile] (protoseg side: time per tfjs kernel, host syncs, and the iteration's phases; with --method pcs, the
+//          PyTorch replica's ops by self CPU time from torch.profiler too, for one more iteration after its timed ones)
 //        [--set key=value ...] (config overrides for the protoseg side only, e.g. --set adapt.losses.protoNce.enabled=false)
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -324,11 +325,12 @@ if (process.env.METHOD_STEP_CHILD !== undefined && opts.method === 'pcs-seed') {
   await timeAndReport(iteration);
 }
 
+// The child's last JSON line on stdout; its stderr comes along as `stderr`.
 function runJson(cmd, args, env) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 24 });
   const line = (r.stdout ?? '').trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (r.status !== 0 || line === undefined) throw new Error(`${cmd} failed (${r.status}):\n${r.stderr}`);
-  return JSON.parse(line);
+  return { ...JSON.parse(line), stderr: r.stderr ?? '' };
 }
 
 const self = fileURLToPath(import.meta.url);
@@ -340,7 +342,7 @@ if (opts['cache-limit'] !== undefined) childArgs.push('--cache-limit', opts['cac
 const rounds = Number(opts.rounds);
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 const what = opts.method === 'pcs' ? `the default method pcs: teacher pass, ClassMix, augmentation, one student step, EMA, banks; region threshold ${opts['region-threshold']}` : 'the seed formulation pcs-seed: source step + target step, each forward/backward/Adam';
-const torchArgs = opts.method === 'pcs' ? [join(root, 'bench/pcs_step.py'), '--region-threshold', opts['region-threshold']] : [join(root, 'bench/method_step.py'), ...(opts['torch-channels-last'] ? ['--channels-last'] : [])];
+const torchArgs = opts.method === 'pcs' ? [join(root, 'bench/pcs_step.py'), '--region-threshold', opts['region-threshold'], ...(opts.profile ? ['--profile'] : [])] : [join(root, 'bench/method_step.py'), ...(opts['torch-channels-last'] ? ['--channels-last'] : [])];
 console.log(`protoseg adaptation iteration (${what}); ${threads} threads; median of ${steps} iterations after ${warmup} warm-up; ${rounds} round(s); load average ${load()}`);
 if (opts.set.length > 0 && !opts['skip-torch']) console.log('note: --set overrides apply to the protoseg side only; the PyTorch replica keeps the default shapes');
 // Rounds alternate the two sides, so load from other processes hits both alike; each round is one ratio.
@@ -390,4 +392,5 @@ if (profile) {
   console.log('  kernels by calls:');
   for (const k of profile.byCalls) console.log(`    ${k.name.padEnd(30)} ${String(k.calls).padStart(5)} calls ${k.ms.toFixed(1).padStart(8)} ms`);
 }
+if (opts.profile && torch?.stderr.includes('Self CPU')) console.log(`profile of one PyTorch replica iteration (torch.profiler, ops by self CPU time):\n${torch.stderr.trimEnd()}`);
 console.log(`load average at the end ${load()}`);

@@ -38,6 +38,7 @@ import json
 import math
 import resource
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -162,6 +163,7 @@ def main():
     p.add_argument('--threshold', type=float, default=0.9)
     p.add_argument('--region-threshold', type=float, default=0.9)
     p.add_argument('--momentum', type=float, default=0.99)
+    p.add_argument('--profile', action='store_true', help='after timing, profile one iteration (torch.profiler) and print its ops by self CPU time to stderr')
     a = p.parse_args()
     base_rss_mb, rng, widths = method_step.start(a)
     model = SegmentationModel(widths, a.dim, 0.05, 8)
@@ -266,6 +268,11 @@ def main():
         if init_terms is None:
             init_terms = values
         inst.append([int(source_bank.written.sum()), int(target_bank.written.sum())])
+    if a.profile:
+        from torch.profiler import ProfilerActivity, profile
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            iteration()
+        print(prof.key_averages().table(sort_by='self_cpu_time_total', row_limit=25), file=sys.stderr)
     print(json.dumps({
         'secondsPerStep': statistics.median(times), 'times': times, 'peakRssMb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         'baseRssMb': base_rss_mb, 'threads': torch.get_num_threads(), 'parameters': counts, 'initTerms': init_terms, 'instances': inst,
