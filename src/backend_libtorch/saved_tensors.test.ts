@@ -41,6 +41,16 @@ describe('libtorch backend: tensors saved for the backward pass', () => {
     assert.ok(err <= 1e-5, `relative error ${err}`);
   });
 
+  it('carry higher-order gradients: d²/dx² x³ = 6x, through grad(grad(f)) and a saved input', () => {
+    const x = tf.tensor1d([-1.5, 0.5, 2]);
+    const before = tf.memory().numTensors;
+    const second = tf.grad(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tf.mul(a, a), a))))(x);
+    assert.deepEqual(Array.from(second.dataSync()), [-9, 3, 12]);
+    second.dispose();
+    assert.equal(tf.memory().numTensors, before);
+    x.dispose();
+  });
+
   it('keep their values alive when the forward tensors are disposed before backprop, and leave nothing behind', () => {
     const x = rand([2, 7], 5);
     const before = tf.memory() as tf.MemoryInfo & { nativeTensors: number };

@@ -1,18 +1,19 @@
 /**
  * Cheaper tensors saved for the backward pass. tfjs-core saves each tensor a gradient needs through
- * `engine.clone`, which runs the Identity kernel through the whole kernel machinery and records a
- * tape node for it: ~1050 times in one default adaptation iteration. On this backend Identity is only
- * one more reference to the same dataId, so the clone is made here directly (same dataId, one more
- * reference, tracked in the current scope). The clone's tape node is left out: a saved tensor is
- * only handed to gradient functions, never to a forward op, so that node is always pruned from
- * backprop. Tensors on other backends take tfjs' own path.
+ * `engine.clone`, which runs the Identity kernel through the whole kernel machinery: ~1050 times in
+ * one default adaptation iteration. On this backend Identity is only one more reference to the same
+ * dataId, so the clone is made here directly (same dataId, one more reference, tracked in the current
+ * scope). Its tape node is recorded as tfjs records it: a first-order backprop prunes it, but a
+ * higher-order gradient flows through the saved tensor (grad(grad(f))). Tensors on other backends
+ * take tfjs' own path.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { LibtorchBackend } from './backend_libtorch.js';
 
 interface EngineInternals {
   clone(x: tf.Tensor): tf.Tensor;
-  state: { tensorInfo: WeakMap<object, { backend: tf.KernelBackend }> };
+  addTapeNode(kernelName: string, inputs: tf.NamedTensorMap, outputs: tf.Tensor[], gradientsFunc: (dy: tf.Tensor) => Record<string, () => tf.Tensor>, saved: tf.Tensor[], attrs: tf.NamedAttrMap): void;
+  state: { tensorInfo: WeakMap<object, { backend: tf.KernelBackend }>; activeScope: { name: string } };
   makeTensorFromTensorInfo(info: tf.TensorInfo, backend?: tf.KernelBackend): tf.Tensor;
 }
 
@@ -27,6 +28,9 @@ export function installCheapSavedTensors(): void {
     const backend = engine.state.tensorInfo.get(x.dataId)?.backend;
     if (!(backend instanceof LibtorchBackend)) return tfjsClone(x);
     backend.incRef(x.dataId);
-    return engine.makeTensorFromTensorInfo({ dataId: x.dataId, shape: x.shape, dtype: x.dtype }, backend);
+    const y = engine.makeTensorFromTensorInfo({ dataId: x.dataId, shape: x.shape, dtype: x.dtype }, backend);
+    // The same node engine.clone records: the gradient passes dy through, as float32.
+    engine.addTapeNode(engine.state.activeScope.name, { x }, [y], (dy: tf.Tensor) => ({ x: () => tf.cast(dy, 'float32') }), [], {});
+    return y;
   };
 }
