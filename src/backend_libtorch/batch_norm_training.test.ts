@@ -7,7 +7,7 @@
 import { before, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { it, seeded, setupBackends } from './test/compare.js';
+import { it, relativeError, seeded, setupBackends } from './test/compare.js';
 import { nativeBatchNormTraining } from './batch_norm_training.js';
 
 before(setupBackends);
@@ -62,10 +62,9 @@ function nativeRun(x: Float32Array, gamma: Float32Array, beta: Float32Array, w: 
   });
 }
 
-const worst = (got: Float32Array, want: number[]) => {
-  const scale = Math.max(1, ...want.map(Math.abs));
-  return Math.max(...Array.from(got, (v, i) => Math.abs(v - want[i]!))) / scale;
-};
+// max|got - want| / max(1, max|want|), compare.ts's measure for one output.
+const worst = (got: Float32Array, want: number[]) =>
+  relativeError([{ values: Array.from(got), shape: [got.length], dtype: 'float32' }], [{ values: want, shape: [want.length], dtype: 'float32' }]);
 
 describe('libtorch backend: training-mode batch norm kernels', () => {
   const size = SHAPE.reduce((a, b) => a * b, 1);
