@@ -8,6 +8,12 @@ import { hasNativeBatchNorm, nativeBatchNormTraining } from '../backend_libtorch
 import { ProtosegError } from '../errors.js';
 import { stopGradient } from './stop_gradient.js';
 
+/**
+ * PROTOSEG_BATCH_NORM=composed: the composed tfjs ops even where the native kernel exists, e.g. to tell
+ * a numerical difference of the kernel from one of the model (read once, at load).
+ */
+const COMPOSED_ONLY = process.env['PROTOSEG_BATCH_NORM'] === 'composed';
+
 export interface BatchNormTrainingResult {
   /** Normalised, scaled and shifted x: [batch, height, width, channels]. */
   y: tf.Tensor4D;
@@ -48,7 +54,7 @@ function checkInputs(where: string, x: tf.Tensor, vectors: Record<string, tf.Ten
 export function batchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, epsilon = 1e-5, relu = false): BatchNormTrainingResult {
   checkInputs('batchNormTraining', x, { gamma, beta });
   // The native backend has it as one kernel each way, with the ReLU fused (one activation fewer kept).
-  if (hasNativeBatchNorm()) return nativeBatchNormTraining(x, gamma, beta, epsilon, relu);
+  if (hasNativeBatchNorm() && !COMPOSED_ONLY) return nativeBatchNormTraining(x, gamma, beta, epsilon, relu);
   return tf.tidy(() => {
     const { y, mean, variance } = composedBatchNormTraining(x, gamma, beta, epsilon);
     return { y: relu ? tf.relu(y) : y, mean, variance };

@@ -68,6 +68,7 @@ void add_function(napi_env env, napi_value exports, const char* name, Impl impl)
 void register_storage(napi_env env, napi_value exports);
 void register_elementwise(napi_env env, napi_value exports);
 void register_nn(napi_env env, napi_value exports);
+void register_batch_norm(napi_env env, napi_value exports);
 void register_shape(napi_env env, napi_value exports);
 // Built only with the c10d/Gloo part (PROTOSEG_WITH_DISTRIBUTED, see binding.gyp).
 void register_distributed(napi_env env, napi_value exports);

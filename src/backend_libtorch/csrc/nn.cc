@@ -1,7 +1,7 @@
 // Convolution, pooling, resizing and batch norm on NHWC tensors. Each NHWC tensor is viewed as an
 // NCHW channels_last tensor (a permute, no copy), so ATen's oneDNN kernels run in channels_last.
 // TF's SAME padding can be asymmetric (stride 2, even size); ATen only pads symmetrically, so an
-// asymmetric case pads explicitly first.
+// asymmetric case pads explicitly first. Training-mode batch norm is batch_norm.cc's.
 #include <cmath>
 #include <limits>
 
@@ -296,42 +296,6 @@ napi_value batch_norm(Args& a) {
   return make_id(a.env, y.contiguous());
 }
 
-// batchNormTraining(x, gamma, beta, epsilon, relu) -> [y, mean, variance, invStd]; statistics over all
-// axes but the last (biased variance), as in training-mode batch norm. With relu, y = max(0, bn(x)),
-// applied in place on the fresh output (one pass, and one activation fewer to keep for backprop).
-napi_value batch_norm_training(Args& a) {
-  const at::Tensor& x = a.tensor(0);
-  at::Tensor gamma = a.opt_tensor(1), beta = a.opt_tensor(2);
-  double eps = a.num(3);
-  bool relu = a.flag(4);
-  int64_t c = x.size(-1);
-  // Any rank -> NHWC [1, M, 1, C]: as NCHW it is unambiguously channels_last, so ATen takes its
-  // channels_last kernel ([M, 1, 1, C] would also look contiguous and take a slow per-image loop).
-  at::Tensor x4 = x.reshape({1, -1, 1, c});
-  auto out = at::native_batch_norm(nchw(x4), gamma, beta, at::Tensor(), at::Tensor(), true, 0.0, eps);
-  if (relu) at::relu_(std::get<0>(out));
-  at::Tensor y = nhwc(std::get<0>(out)).reshape(x.sizes());
-  at::Tensor mean = std::get<1>(out), invstd = std::get<2>(out);
-  at::Tensor var = at::clamp_min(invstd.pow(-2) - eps, 0);
-  return make_ids(a.env, {y, mean, var, invstd});
-}
-
-// batchNormTrainingGrad(dy, x, gamma, mean, invStd, y, epsilon) -> [dx, dGamma, dBeta]. y (optional)
-// is the forward output of a fused ReLU: dy is masked where it is 0 first.
-napi_value batch_norm_training_grad(Args& a) {
-  const at::Tensor& x = a.tensor(1);
-  at::Tensor gamma = a.opt_tensor(2);
-  at::Tensor y = a.opt_tensor(5);
-  at::Tensor dy = y.defined() ? at::threshold_backward(a.tensor(0), y, 0) : a.tensor(0);
-  int64_t c = x.size(-1);
-  auto grads = at::native_batch_norm_backward(nchw(dy.reshape({1, -1, 1, c})), nchw(x.reshape({1, -1, 1, c})), gamma,
-                                              at::Tensor(), at::Tensor(), a.tensor(3), a.tensor(4), true, a.num(6),
-                                              {true, gamma.defined(), true});
-  at::Tensor dx = nhwc(std::get<0>(grads)).reshape(x.sizes());
-  at::Tensor dgamma = gamma.defined() ? std::get<1>(grads) : at::sum(dy.reshape({-1, c}) * 0, 0);
-  return make_ids(a.env, {dx, dgamma, std::get<2>(grads)});
-}
-
 }  // namespace
 
 void register_nn(napi_env env, napi_value exports) {
@@ -347,8 +311,6 @@ void register_nn(napi_env env, napi_value exports) {
   add_function(env, exports, "resizeNearest", resize_nearest);
   add_function(env, exports, "resizeNearestGrad", resize_nearest_grad);
   add_function(env, exports, "batchNorm", batch_norm);
-  add_function(env, exports, "batchNormTraining", batch_norm_training);
-  add_function(env, exports, "batchNormTrainingGrad", batch_norm_training_grad);
 }
 
 }  // namespace ptl

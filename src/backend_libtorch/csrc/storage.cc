@@ -453,6 +453,7 @@ static napi_value init(napi_env env, napi_value exports) {
   ptl::register_storage(env, exports);
   ptl::register_elementwise(env, exports);
   ptl::register_nn(env, exports);
+  ptl::register_batch_norm(env, exports);
   ptl::register_shape(env, exports);
 #ifdef PROTOSEG_WITH_DISTRIBUTED
   ptl::register_distributed(env, exports);
