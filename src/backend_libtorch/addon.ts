@@ -25,6 +25,11 @@ export interface LibtorchAddon {
   dispose(id: NativeId): void;
   /** [dtypeCode, ...shape] */
   meta(id: NativeId): number[];
+  /**
+   * Hands over a buffer the addon then fills on every call with the metadata of the tensors it stored:
+   * [records, then per tensor id, dtypeCode, rank, ...shape] (records that do not fit are left out).
+   */
+  setMetaBuffer(buffer: Float64Array): void;
   /** [liveTensors, bytes of distinct storages, free bytes held by the caching allocator] */
   memory(): [number, number, number];
   setNumThreads(n: number): void;
@@ -64,6 +69,8 @@ export interface LibtorchAddon {
   batchNorm(x: NativeId, mean: NativeId, variance: NativeId, offset: Opt, scale: Opt, epsilon: number): NativeId;
   adamUpdate(param: NativeId, grad: NativeId, m: NativeId, v: NativeId, beta1: number, beta2: number, epsilon: number, stepSize: number, weightDecay: number): [NativeId, NativeId, NativeId];
   emaUpdate(teachers: NativeId[], students: NativeId[], momentum: number, weight: number): NativeId[];
+  sumOfSquares(xs: NativeId[]): NativeId;
+  batchNormInference(x: NativeId, gamma: NativeId, beta: NativeId, mean: NativeId, variance: NativeId, epsilon: number, relu: boolean): NativeId;
   batchNormTraining(x: NativeId, gamma: Opt, beta: Opt, epsilon: number, relu: boolean): [NativeId, NativeId, NativeId, NativeId];
   batchNormTrainingGrad(dy: NativeId, x: NativeId, gamma: Opt, mean: NativeId, invStd: NativeId, y: Opt, epsilon: number): [NativeId, NativeId, NativeId];
 

@@ -29,9 +29,13 @@ export class LibtorchBackend extends tf.KernelBackend {
   private readonly data = new WeakMap<object, Entry>();
   private dataIdCount = 0;
 
+  /** The addon's record of the tensors its latest call stored (see LibtorchAddon.setMetaBuffer). */
+  private readonly meta = new Float64Array(256);
+
   constructor(addon: LibtorchAddon) {
     super();
     this.addon = addon;
+    addon.setMetaBuffer(this.meta);
   }
 
   /** dtype name -> addon code; anything else fails naming the dtype. */
@@ -137,18 +141,39 @@ export class LibtorchBackend extends tf.KernelBackend {
     return t == null ? null : this.id(t);
   }
 
-  /** Wraps a fresh addon id as a kernel output; shape and dtype come from ATen. */
-  output(id: NativeId): tf.TensorInfo {
-    const meta = this.addon.meta(id);
-    const dtype: NativeDtype = DTYPES_BY_CODE[meta[0]!]!;
+  /**
+   * Wraps a fresh addon id as a kernel output; shape and dtype come from ATen, read from the addon's
+   * record of its latest call (`record`: where to look in it) when the id is there, else asked for.
+   */
+  output(id: NativeId, record = 1): tf.TensorInfo {
+    const m = this.meta;
+    let shape: number[];
+    let code: number;
+    if (record < m.length - 2 && m[record] === id && m[0]! > 0) {
+      code = m[record + 1]!;
+      const rank = m[record + 2]!;
+      shape = new Array<number>(rank);
+      for (let d = 0; d < rank; d++) shape[d] = m[record + 3 + d]!;
+    } else {
+      const meta = this.addon.meta(id);
+      code = meta[0]!;
+      shape = meta.slice(1);
+    }
+    const dtype: NativeDtype = DTYPES_BY_CODE[code]!;
     const dataId = {};
     this.data.set(dataId, { id, refCount: 1 });
     this.dataIdCount++;
-    return { dataId, shape: meta.slice(1), dtype };
+    return { dataId, shape, dtype };
   }
 
+  /** output() of each id of one addon call, whose records follow one another. */
   outputs(ids: NativeId[]): tf.TensorInfo[] {
-    return ids.map((id) => this.output(id));
+    let record = 1;
+    return ids.map((id) => {
+      const info = this.output(id, record);
+      if (this.meta[record] === id) record += 3 + info.shape.length;
+      return info;
+    });
   }
 }
 

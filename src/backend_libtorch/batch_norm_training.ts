@@ -5,7 +5,7 @@
  * only runs where the kernel is registered.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ProtosegBatchNormTraining } from './kernel_names.js';
+import { ProtosegBatchNormInference, ProtosegBatchNormTraining } from './kernel_names.js';
 
 export interface NativeBatchNormResult {
   /** [batch, height, width, channels] */
@@ -33,4 +33,14 @@ export function nativeBatchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, beta
   // invStd is kept by the tape for the backward kernel; callers run this inside tidy, as for any op.
   const [y, mean, variance] = tf.engine().runKernel(ProtosegBatchNormTraining, { x, gamma, beta }, { epsilon, relu }) as tf.Tensor[];
   return { y: y as tf.Tensor4D, mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D };
+}
+
+/** True when the active backend has the native running-statistics batch-norm kernel. */
+export function hasNativeBatchNormInference(): boolean {
+  return tf.getKernel(ProtosegBatchNormInference, tf.getBackend()) !== undefined;
+}
+
+/** y = x * scale + shift, scale = gamma * rsqrt(variance + epsilon), shift = beta - mean * scale; with `relu`, max(0, y). */
+export function nativeBatchNormInference(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, epsilon: number, relu: boolean): tf.Tensor4D {
+  return tf.engine().runKernel(ProtosegBatchNormInference, { x, gamma, beta, mean, variance }, { epsilon, relu }) as tf.Tensor4D;
 }

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { isAddonAvailable, loadAddon } from './addon.js';
 import { BACKEND_NAME, LibtorchBackend, type NativeMemoryInfo } from './backend_libtorch.js';
 import { KERNEL_CONFIGS } from './register_all_kernels.js';
+import { batchNormInferenceGradConfig } from './gradients/ProtosegBatchNormInference_grad.js';
 import { batchNormTrainingGradConfig } from './gradients/ProtosegBatchNormTraining_grad.js';
 import { installCheapSavedTensors } from './saved_tensors.js';
 
@@ -56,6 +57,7 @@ export function registerLibtorchBackend(options: LibtorchBackendOptions = {}): s
   for (const config of KERNEL_CONFIGS) tf.registerKernel(config);
   // Global, but keyed by a kernel only this backend implements.
   tf.registerGradient(batchNormTrainingGradConfig);
+  tf.registerGradient(batchNormInferenceGradConfig);
   installCheapSavedTensors();
   registered = true;
   return BACKEND_NAME;

@@ -25,6 +25,24 @@ export interface BatchNormTrainingAttrs {
   relu?: boolean;
 }
 
+/**
+ * Batch norm with running statistics (evaluation, the mean teacher): y = x * scale + shift with
+ * scale = gamma * rsqrt(variance + epsilon), shift = beta - mean * scale, per channel (last axis);
+ * with attr relu, max(0, y). The same ops in the same order as the composite, in one call.
+ */
+export const ProtosegBatchNormInference = 'ProtosegBatchNormInference';
+export interface BatchNormInferenceInputs {
+  x: TensorInfo;
+  gamma: TensorInfo;
+  beta: TensorInfo;
+  mean: TensorInfo;
+  variance: TensorInfo;
+}
+export interface BatchNormInferenceAttrs {
+  epsilon: number;
+  relu?: boolean;
+}
+
 /** Backward: outputs [dx, dGamma, dBeta] from dy, x, gamma and the forward's mean and invStd (and its y, if relu was fused). */
 export const ProtosegBatchNormTrainingGrad = 'ProtosegBatchNormTrainingGrad';
 export interface BatchNormTrainingGradInputs {
@@ -69,3 +87,6 @@ export interface AdamUpdateAttrs {
   stepSize: number;
   weightDecay: number;
 }
+
+/** The sum of every element squared over all its inputs (any number, any shapes): one float32 scalar, accumulated in float64. */
+export const ProtosegSumOfSquares = 'ProtosegSumOfSquares';

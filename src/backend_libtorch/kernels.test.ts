@@ -220,6 +220,9 @@ describe('libtorch backend: shape and indexing', () => {
   it('oneHot, range, fill/zeros/ones, linspace', () =>
     expectClose(() => [
       tf.oneHot(tf.tensor2d([[0, 3, 18], [5, -1, 2]], [2, 3], 'int32'), 19, 2, -1),
+      tf.oneHot(tf.tensor1d([4, 19, 0, 255, -3], 'int32'), 19),
+      tf.oneHot(tf.tensor3d([[[1], [0]], [[2], [7]]], [2, 2, 1], 'int32'), 3, 1, 0, 'float32'),
+      tf.cast(tf.oneHot(tf.tensor1d([1, 5, 2], 'int32'), 4), 'bool'),
       tf.range(0, 7, 1.5),
       tf.range(10, 1, -3, 'int32'),
       tf.fill([2, 3], 4.5),

@@ -5,6 +5,8 @@
 import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { adamUpdateConfig } from './kernels/ProtosegAdamUpdate.js';
 import { emaUpdateConfig } from './kernels/ProtosegEmaUpdate.js';
+import { batchNormInferenceConfig } from './kernels/ProtosegBatchNormInference.js';
+import { sumOfSquaresConfig } from './kernels/ProtosegSumOfSquares.js';
 import { batchNormTrainingConfig } from './kernels/ProtosegBatchNormTraining.js';
 import { batchNormTrainingGradConfig } from './kernels/ProtosegBatchNormTrainingGrad.js';
 import { absConfig } from './kernels/Abs.js';
@@ -251,4 +253,6 @@ export const KERNEL_CONFIGS: readonly KernelConfig[] = [
   emaUpdateConfig,
   batchNormTrainingConfig,
   batchNormTrainingGradConfig,
+  batchNormInferenceConfig,
+  sumOfSquaresConfig,
 ];

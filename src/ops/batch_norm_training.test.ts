@@ -6,6 +6,7 @@ import { maxGradientError, maxRelativeDifference } from '../test_utils/gradcheck
 import { seededValues } from '../kernels/impl/compare_backends.js';
 import { ProtosegError } from '../errors.js';
 import { batchNormInference, batchNormTraining } from './batch_norm_training.js';
+import { hasNativeBatchNormInference } from '../backend_libtorch/batch_norm_training.js';
 
 const SHAPE: [number, number, number, number] = [2, 3, 5, 4];
 
@@ -92,6 +93,35 @@ describe('batchNormTraining / batchNormInference', () => {
       assert.ok(maxRelativeDifference(ours, tf.batchNorm(x, mean, variance, beta, gamma, 1e-3)) < 1e-5);
     });
   });
+
+  // The composite the native kernel runs in one call, written out here; the same ops, so the same bits.
+  const composite = (xs: tf.Tensor4D, g: tf.Tensor1D, b: tf.Tensor1D, m: tf.Tensor1D, v: tf.Tensor1D, relu: boolean): tf.Tensor4D => {
+    const scale = tf.mul(g, tf.rsqrt(tf.add(v, 1e-3)));
+    const y = tf.add(tf.mul(xs, scale), tf.sub(b, tf.mul(m, scale))) as tf.Tensor4D;
+    return relu ? tf.relu(y) : y;
+  };
+
+  for (const relu of [false, true]) {
+    it(`inference form${relu ? ' with the ReLU fused' : ''}: the composite's values bit for bit, its gradients for x, gamma and beta, none for the running statistics`, () => {
+      tf.tidy(() => {
+        const mean = tf.tensor1d([0.2, -0.1, 1, 0]);
+        const variance = tf.tensor1d([1, 4, 0.25, 2]);
+        const ours = batchNormInference(x, gamma, beta, mean, variance, 1e-3, relu);
+        const want = composite(x, gamma, beta, mean, variance, relu);
+        assert.deepEqual(Array.from(ours.dataSync()), Array.from(want.dataSync()));
+        if (relu) assert.ok(ours.dataSync().some((v) => v === 0) && ours.dataSync().some((v) => v > 0));
+        const loss = (f: typeof composite) => (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, mean, variance, relu), weights));
+        const got = tf.grads(loss((a, g, b, m, v, r) => batchNormInference(a, g, b, m, v, 1e-3, r)))([x, gamma, beta]);
+        const expected = tf.grads(loss(composite))([x, gamma, beta]);
+        got.forEach((t, i) => assert.ok(maxRelativeDifference(t, expected[i]!) < 1e-5, `gradient ${i}`));
+        const numeric = maxGradientError((a: tf.Tensor) => tf.sum(tf.mul(batchNormInference(a as tf.Tensor4D, gamma, beta, mean, variance, 1e-3, relu), weights)) as tf.Scalar, [x]);
+        assert.ok(numeric < 2e-2, `finite differences: ${numeric}`);
+        if (hasNativeBatchNormInference()) {
+          assert.throws(() => tf.grad((m: tf.Tensor) => tf.sum(batchNormInference(x, gamma, beta, m as tf.Tensor1D, variance, 1e-3, relu)))(mean), /no gradient for the running mean/);
+        }
+      });
+    });
+  }
 
   it('rejects a gamma of the wrong length with PROTOSEG_SHAPE_MISMATCH', () => {
     const bad = tf.tensor1d([1, 2, 3]);

@@ -4,7 +4,7 @@
  * activation shape and cost ~30% of a UNet step.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { hasNativeBatchNorm, nativeBatchNormTraining } from '../backend_libtorch/batch_norm_training.js';
+import { hasNativeBatchNorm, hasNativeBatchNormInference, nativeBatchNormInference, nativeBatchNormTraining } from '../backend_libtorch/batch_norm_training.js';
 import { ProtosegError } from '../errors.js';
 import { stopGradient } from './stop_gradient.js';
 
@@ -94,7 +94,10 @@ export function composedBatchNormTraining(x: tf.Tensor4D, gamma: tf.Tensor1D, be
   });
 }
 
-/** Inference form with running statistics: y = x * gamma*rsqrt(var+eps) + (beta - mean*gamma*rsqrt(var+eps)). */
+/**
+ * Inference form with running statistics: y = x * gamma*rsqrt(var+eps) + (beta - mean*gamma*rsqrt(var+eps));
+ * with `relu`, max(0, y). The native backend runs these ops as one kernel (the same ops, the same bits).
+ */
 export function batchNormInference(
   x: tf.Tensor4D,
   gamma: tf.Tensor1D,
@@ -102,11 +105,14 @@ export function batchNormInference(
   movingMean: tf.Tensor1D,
   movingVariance: tf.Tensor1D,
   epsilon = 1e-5,
+  relu = false,
 ): tf.Tensor4D {
   checkInputs('batchNormInference', x, { gamma, beta, movingMean, movingVariance });
+  if (hasNativeBatchNormInference() && !COMPOSED_ONLY) return nativeBatchNormInference(x, gamma, beta, movingMean, movingVariance, epsilon, relu);
   return tf.tidy(() => {
     const scale = tf.mul(gamma, tf.rsqrt(tf.add(movingVariance, epsilon)));
     const shift = tf.sub(beta, tf.mul(movingMean, scale));
-    return tf.add(tf.mul(x, scale), shift) as tf.Tensor4D;
+    const y = tf.add(tf.mul(x, scale), shift) as tf.Tensor4D;
+    return relu ? tf.relu(y) : y;
   });
 }

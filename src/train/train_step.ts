@@ -5,6 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ProtosegError } from '../errors.js';
 import { releasingVariableGrads } from '../ops/variable_grads.js';
+import { sumOfSquares } from '../ops/sum_of_squares.js';
 import type { Optimizer, TrainableParam } from './optimizer.js';
 
 /** Weighted loss terms of one step, by metric name (e.g. "loss/src/protoNce"). */
@@ -73,7 +74,7 @@ export function trainStep(params: readonly TrainableParam[], optimizer: Optimize
     }
     for (const [name, v] of Object.entries(values)) if (!Number.isFinite(v)) throw new NumericalFault(name, v);
     // A finite loss can still give non-finite gradients (e.g. a normalisation of a zero vector).
-    const gradNorm = tf.tidy(() => tf.addN([...named.values()].map((g) => tf.sum(tf.square(g)))).dataSync()[0]!);
+    const gradNorm = sumOfSquares([...named.values()]);
     if (!Number.isFinite(gradNorm)) throw new NumericalFault('gradient', gradNorm);
     optimizer.apply(named, lr);
     return { values };

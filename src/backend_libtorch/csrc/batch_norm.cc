@@ -175,9 +175,24 @@ napi_value batch_norm_training_grad(Args& a) {
   return make_ids(a.env, {dx, float_vector(dgamma), float_vector(dbeta)});
 }
 
+// batchNormInference(x, gamma, beta, mean, variance, epsilon, relu) -> id: the running-statistics form,
+// as the composite of ops/batch_norm_training.ts computes it on this backend (the same ATen ops in the
+// same order, so the same bits): scale = gamma * rsqrt(variance + epsilon), shift = beta - mean * scale,
+// y = x * scale + shift, then max(0, y) with relu. One call instead of seven.
+napi_value batch_norm_inference(Args& a) {
+  const at::Tensor& x = a.tensor(0);
+  at::Tensor eps = at::scalar_tensor(static_cast<double>(static_cast<float>(a.num(5))), at::TensorOptions().dtype(at::kFloat));
+  at::Tensor scale = at::mul(a.tensor(1), at::rsqrt(at::add(a.tensor(4), eps)));
+  at::Tensor shift = at::sub(a.tensor(2), at::mul(a.tensor(3), scale));
+  at::Tensor y = at::add(at::mul(x, scale), shift);
+  if (a.flag(6)) at::relu_(y);
+  return make_id(a.env, y.contiguous());
+}
+
 }  // namespace
 
 void register_batch_norm(napi_env env, napi_value exports) {
+  add_function(env, exports, "batchNormInference", batch_norm_inference);
   add_function(env, exports, "batchNormTraining", batch_norm_training);
   add_function(env, exports, "batchNormTrainingGrad", batch_norm_training_grad);
 }

@@ -24,11 +24,43 @@ void check(napi_env env, napi_status status, const char* what) {
   if (status != napi_ok) throw std::runtime_error(std::string("N-API call failed: ") + what);
 }
 
+// The output metadata of the latest call, in a Float64Array JS handed over once (setMetaBuffer):
+// [records, then per stored tensor: id, dtypeCode, rank, ...shape]. JS reads a fresh output's shape
+// from it instead of asking with a second N-API call (meta) for each of ~1500 outputs an iteration.
+struct MetaBuffer {
+  double* data = nullptr;
+  size_t capacity = 0;
+  size_t used = 1;
+  napi_ref ref = nullptr;
+};
+MetaBuffer& meta_buffer() {
+  static MetaBuffer b;
+  return b;
+}
+
+void record_meta(int64_t id, const at::Tensor& t) {
+  MetaBuffer& b = meta_buffer();
+  size_t need = 3 + static_cast<size_t>(t.dim());
+  if (b.data == nullptr || b.used + need > b.capacity) return;  // JS falls back to meta(id)
+  double* r = b.data + b.used;
+  r[0] = static_cast<double>(id);
+  r[1] = dtype_code(t.scalar_type());
+  r[2] = static_cast<double>(t.dim());
+  for (int64_t d = 0; d < t.dim(); ++d) r[3 + d] = static_cast<double>(t.size(d));
+  b.used += need;
+  b.data[0] += 1;
+}
+
 napi_value trampoline(napi_env env, napi_callback_info info) {
   void* data = nullptr;
   size_t argc = 0;
   napi_get_cb_info(env, info, &argc, nullptr, nullptr, &data);
   auto impl = reinterpret_cast<Impl>(data);
+  MetaBuffer& meta = meta_buffer();
+  if (meta.data != nullptr) {
+    meta.data[0] = 0;
+    meta.used = 1;
+  }
   try {
     Args args(env, info);
     return impl(args);
@@ -64,6 +96,7 @@ int64_t store(at::Tensor t) {
   }
   auto& tab = table();
   int64_t id = tab.next_id++;
+  record_meta(id, t);
   tab.tensors.emplace(id, std::move(t));
   return id;
 }
@@ -280,6 +313,26 @@ napi_value meta(Args& a) {
   return arr;
 }
 
+// setMetaBuffer(Float64Array) -> undefined; keeps a reference, so its memory stays put.
+napi_value set_meta_buffer(Args& a) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(a.env, a.raw(0), &type, &length, &data, &buffer, &offset) != napi_ok || type != napi_float64_array || length < 1) {
+    throw std::runtime_error("setMetaBuffer: expected a non-empty Float64Array");
+  }
+  MetaBuffer& b = meta_buffer();
+  if (b.ref != nullptr) check(a.env, napi_delete_reference(a.env, b.ref), "delete_reference");
+  check(a.env, napi_create_reference(a.env, a.raw(0), 1, &b.ref), "create_reference");
+  b.data = static_cast<double*>(data);
+  b.capacity = length;
+  b.data[0] = 0;
+  b.used = 1;
+  return make_undefined(a.env);
+}
+
 // memory() -> [liveTensors, bytes]; bytes counts each distinct storage once.
 // A CPU allocator that keeps freed blocks of >= 64 KiB for reuse by the next allocation of the same
 // (page-rounded) size, up to a limit of cached free bytes. A training step allocates the same sizes
@@ -438,6 +491,7 @@ void register_storage(napi_env env, napi_value exports) {
   add_function(env, exports, "toValues", to_values);
   add_function(env, exports, "dispose", dispose);
   add_function(env, exports, "meta", meta);
+  add_function(env, exports, "setMetaBuffer", set_meta_buffer);
   add_function(env, exports, "memory", memory);
   add_function(env, exports, "setNumThreads", set_num_threads);
   add_function(env, exports, "getNumThreads", get_num_threads);
