@@ -18,7 +18,7 @@
         "csrc/shape.cc"
       ],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++1y"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O3", "-Wno-unused-parameter"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter"],
       "conditions": [
         ["libtorch_dir==''", {
           "include_dirs": ["/usr/include", "/usr/include/torch/csrc/api/include"],

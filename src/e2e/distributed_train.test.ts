@@ -7,11 +7,12 @@
  * rounding noise in near-zero gradients into whole learning-rate steps; a k-means slot or a
  * pseudo-label can flip). So each comparison of 2 ranks with 1 process is bounded by a multiple of
  * the difference between two one-process runs that differ only in float rounding: summation order
- * (native intra-op threads 1 vs 2) and the batch norm's arithmetic (the native kernel, whose float64
- * sums round the same on any thread count, vs the composed tfjs ops that the synchronised batch norm
- * is built from). A negative control (per-rank batch norm, the same run otherwise) must exceed it by
- * far. Measured: the first adaptation step's losses differ by 3.4e-3 on 2 ranks and 3.1e-3 in the
- * yardstick (a k-means slot flips in both); without the composed batch norm the yardstick was 2.1e-6.
+ * (native intra-op threads 1 vs 2) and the batch norm's arithmetic (the native kernel vs the composed
+ * tfjs ops that the synchronised batch norm is built from, PROTOSEG_BATCH_NORM=composed). A negative
+ * control (per-rank batch norm, the same run otherwise) must exceed it by far. Why both: a k-means slot
+ * can flip at the first adaptation step, in the 2-rank run and in the yardstick alike; with a batch
+ * norm whose rounding does not depend on the thread count (tried in session 15), the threads alone
+ * gave 2.1e-6 there against 3.4e-3 on 2 ranks, and with the composed batch norm 3.1e-3.
  * Runs use the native backend: the distributed part exists only in the native addon.
  */
 import { after, before, describe, it } from 'node:test';
