@@ -27,7 +27,7 @@ export interface LibtorchAddon {
   meta(id: NativeId): number[];
   /**
    * Hands over a buffer the addon then fills on every call with the metadata of the tensors it stored:
-   * [records, then per tensor id, dtypeCode, rank, ...shape] (records that do not fit are left out).
+   * per tensor id, dtypeCode, rank, ...shape, from index 0 (records that do not fit are left out).
    */
   setMetaBuffer(buffer: Float64Array): void;
   /** [liveTensors, bytes of distinct storages, free bytes held by the caching allocator] */

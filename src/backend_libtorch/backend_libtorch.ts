@@ -145,11 +145,11 @@ export class LibtorchBackend extends tf.KernelBackend {
    * Wraps a fresh addon id as a kernel output; shape and dtype come from ATen, read from the addon's
    * record of its latest call (`record`: where to look in it) when the id is there, else asked for.
    */
-  output(id: NativeId, record = 1): tf.TensorInfo {
+  output(id: NativeId, record = 0): tf.TensorInfo {
     const m = this.meta;
     let shape: number[];
     let code: number;
-    if (record < m.length - 2 && m[record] === id && m[0]! > 0) {
+    if (record < m.length - 2 && m[record] === id) {
       code = m[record + 1]!;
       const rank = m[record + 2]!;
       shape = new Array<number>(rank);
@@ -168,7 +168,7 @@ export class LibtorchBackend extends tf.KernelBackend {
 
   /** output() of each id of one addon call, whose records follow one another. */
   outputs(ids: NativeId[]): tf.TensorInfo[] {
-    let record = 1;
+    let record = 0;
     return ids.map((id) => {
       const info = this.output(id, record);
       if (this.meta[record] === id) record += 3 + info.shape.length;

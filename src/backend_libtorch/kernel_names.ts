@@ -72,12 +72,13 @@ export interface AdamUpdateInputs {
 }
 /**
  * The mean teacher's update of all its tensors in one kernel: inputs [teacher_0..teacher_{n-1},
- * student_0..student_{n-1}], outputs teacher_k * momentum + student_k * (1 - momentum), bit for bit
- * the composite add(mul(t, momentum), mul(s, 1 - momentum)).
+ * student_0..student_{n-1}], outputs teacher_k * momentum + student_k * weight (weight: 1 - momentum
+ * unless given), bit for bit the composite add(mul(t, momentum), mul(s, weight)).
  */
 export const ProtosegEmaUpdate = 'ProtosegEmaUpdate';
 export interface EmaUpdateAttrs {
   momentum: number;
+  weight?: number;
 }
 
 export interface AdamUpdateAttrs {

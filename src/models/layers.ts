@@ -246,17 +246,10 @@ export class BatchNorm extends Module {
       // The first update of the target pair starts from the statistics it read until now (the source's).
       if (this.domain === 'target' && !this.targetWritten) this.copyStatistics('source', 'target');
       const { mean: movingMean, variance: movingVariance } = this.statistics[this.domain];
-      // moving * (1 - m) + batch * m, both pairs in one call (one native kernel instead of 6 calls) where
-      // the weight emaUpdate gives the batch, 1 - (1 - m), is m in float32 (every m but 1/k for a few
-      // k > 38000), so the rounding is the composite's.
-      if (Math.fround(1 - (1 - m)) === Math.fround(m)) {
-        const [nextMean, nextVariance] = emaUpdate([movingMean, movingVariance], [mean, unbiased], 1 - m);
-        movingMean.assign(nextMean!);
-        movingVariance.assign(nextVariance!);
-      } else {
-        movingMean.assign(tf.add(tf.mul(movingMean, 1 - m), tf.mul(mean, m)));
-        movingVariance.assign(tf.add(tf.mul(movingVariance, 1 - m), tf.mul(unbiased, m)));
-      }
+      // moving * (1 - m) + batch * m, both pairs in one call (one native kernel instead of 6 calls).
+      const [nextMean, nextVariance] = emaUpdate([movingMean, movingVariance], [mean, unbiased], 1 - m, m);
+      movingMean.assign(nextMean!);
+      movingVariance.assign(nextVariance!);
       return y as tf.Tensor4D;
     });
   }

@@ -39,6 +39,14 @@ describe('emaUpdate', () => {
       tf.dispose([...out, ...expected]);
     }
     teachers.forEach((t, k) => assert.deepEqual(Array.from(t.dataSync()), Array.from(copies[k]!)));
+    // An explicit students' weight, as batch norm's running statistics use it: m = 1/38335 is one of the
+    // momenta whose 1 - (1 - m) is not m in float32, so the default weight would round differently.
+    const m = 1 / 38335;
+    assert.notEqual(Math.fround(1 - (1 - m)), Math.fround(m));
+    const out = emaUpdate(teachers, students, 1 - m, m);
+    const expected = tf.tidy(() => teachers.map((t, k) => tf.add(tf.mul(t, 1 - m), tf.mul(students[k]!, m))));
+    out.forEach((o, k) => assert.deepEqual(Array.from(o.dataSync()), Array.from(expected[k]!.dataSync()), `pair ${k}, explicit weight`));
+    tf.dispose([...out, ...expected]);
     assert.throws(() => emaUpdate([teachers[0]!], [students[1]!], 0.9), /tensor 0: expected the student's shape \[3\], got \[2,5\]/);
     assert.throws(() => emaUpdate(teachers, students.slice(1), 0.9), /as many student as teacher tensors/);
     tf.dispose([...teachers, ...students]);

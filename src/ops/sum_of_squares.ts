@@ -9,15 +9,11 @@ import { ProtosegSumOfSquares } from '../backend_libtorch/kernel_names.js';
 
 export function sumOfSquares(tensors: readonly tf.Tensor[]): number {
   if (tensors.length === 0) return 0;
-  const total = tf.tidy(() => {
-    if (tf.getKernel(ProtosegSumOfSquares, tf.getBackend()) !== undefined) {
-      return tf.engine().runKernel(ProtosegSumOfSquares, [...tensors] as unknown as tf.NamedTensorMap, {}) as tf.Tensor;
-    }
-    return tf.addN(tensors.map((t) => tf.sum(tf.square(t))));
-  });
-  try {
+  return tf.tidy(() => {
+    const total =
+      tf.getKernel(ProtosegSumOfSquares, tf.getBackend()) !== undefined
+        ? (tf.engine().runKernel(ProtosegSumOfSquares, [...tensors] as unknown as tf.NamedTensorMap, {}) as tf.Tensor)
+        : tf.addN(tensors.map((t) => tf.sum(tf.square(t))));
     return total.dataSync()[0]!;
-  } finally {
-    total.dispose();
-  }
+  });
 }

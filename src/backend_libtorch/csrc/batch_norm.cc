@@ -1,5 +1,5 @@
-// Batch norm on NHWC tensors: training mode through ATen's channels_last kernels (the tensor viewed
-// as rows [1, M, 1, C]), and the running-statistics form as one call.
+// Batch norm on NHWC tensors: tfjs' FusedBatchNorm, training mode through ATen's channels_last kernels
+// (the tensor viewed as rows [1, M, 1, C]), and protoseg's running-statistics form as one call.
 #include "common.h"
 
 namespace ptl {
@@ -41,6 +41,17 @@ napi_value batch_norm_training_grad(Args& a) {
   return make_ids(a.env, {dx, dgamma, std::get<2>(grads)});
 }
 
+// batchNorm(x, mean, variance, offset, scale, epsilon) -> id: tfjs' FusedBatchNorm, its own formula
+// (x - mean) * rsqrt(variance + epsilon) * scale + offset, broadcasting
+napi_value batch_norm(Args& a) {
+  const at::Tensor& x = a.tensor(0);
+  at::Tensor y = (x - a.tensor(1)) * at::rsqrt(a.tensor(2) + a.num(5));
+  at::Tensor scale = a.opt_tensor(4), offset = a.opt_tensor(3);
+  if (scale.defined()) y = y * scale;
+  if (offset.defined()) y = y + offset;
+  return make_id(a.env, y.contiguous());
+}
+
 // batchNormInference(x, gamma, beta, mean, variance, epsilon, relu) -> id: the running-statistics form,
 // as the composite of ops/batch_norm_training.ts computes it on this backend (the same ATen ops in the
 // same order, so the same bits): scale = gamma * rsqrt(variance + epsilon), shift = beta - mean * scale,
@@ -58,6 +69,7 @@ napi_value batch_norm_inference(Args& a) {
 }  // namespace
 
 void register_batch_norm(napi_env env, napi_value exports) {
+  add_function(env, exports, "batchNorm", batch_norm);
   add_function(env, exports, "batchNormInference", batch_norm_inference);
   add_function(env, exports, "batchNormTraining", batch_norm_training);
   add_function(env, exports, "batchNormTrainingGrad", batch_norm_training_grad);

@@ -324,7 +324,7 @@ napi_value ema_update(Args& a) {
 // gradients instead of a Square and a Sum per tensor and an AddN.
 napi_value sum_of_squares(Args& a) {
   double total = 0;
-  for (const at::Tensor& t : a.tensors(0)) total += at::sum(at::square(t.to(at::kDouble))).item<double>();
+  for (const at::Tensor& t : a.tensors(0)) total += at::sum(at::square(t), at::kDouble).item<double>();
   return make_id(a.env, at::scalar_tensor(total, at::TensorOptions().dtype(at::kFloat)));
 }
 

@@ -1,7 +1,8 @@
-// Convolution, pooling, resizing and batch norm on NHWC tensors. Each NHWC tensor is viewed as an
-// NCHW channels_last tensor (a permute, no copy), so ATen's oneDNN kernels run in channels_last.
+// Convolution, pooling and resizing on NHWC tensors (batch norm is batch_norm.cc's). Each NHWC tensor
+// is viewed as an NCHW channels_last tensor (a permute, no copy), so ATen's oneDNN kernels run in
+// channels_last.
 // TF's SAME padding can be asymmetric (stride 2, even size); ATen only pads symmetrically, so an
-// asymmetric case pads explicitly first. Training-mode batch norm is batch_norm.cc's.
+// asymmetric case pads explicitly first.
 #include <cmath>
 #include <limits>
 
@@ -286,16 +287,6 @@ napi_value resize_nearest_grad(Args& a) {
   return make_id(a.env, out);
 }
 
-// batchNorm(x, mean, variance, offset, scale, epsilon) -> id (inference form, broadcasting)
-napi_value batch_norm(Args& a) {
-  const at::Tensor& x = a.tensor(0);
-  at::Tensor y = (x - a.tensor(1)) * at::rsqrt(a.tensor(2) + a.num(5));
-  at::Tensor scale = a.opt_tensor(4), offset = a.opt_tensor(3);
-  if (scale.defined()) y = y * scale;
-  if (offset.defined()) y = y + offset;
-  return make_id(a.env, y.contiguous());
-}
-
 }  // namespace
 
 void register_nn(napi_env env, napi_value exports) {
@@ -310,7 +301,6 @@ void register_nn(napi_env env, napi_value exports) {
   add_function(env, exports, "resizeBilinearGrad", resize_bilinear_grad);
   add_function(env, exports, "resizeNearest", resize_nearest);
   add_function(env, exports, "resizeNearestGrad", resize_nearest_grad);
-  add_function(env, exports, "batchNorm", batch_norm);
 }
 
 }  // namespace ptl

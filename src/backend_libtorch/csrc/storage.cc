@@ -24,13 +24,14 @@ void check(napi_env env, napi_status status, const char* what) {
   if (status != napi_ok) throw std::runtime_error(std::string("N-API call failed: ") + what);
 }
 
-// The output metadata of the latest call, in a Float64Array JS handed over once (setMetaBuffer):
-// [records, then per stored tensor: id, dtypeCode, rank, ...shape]. JS reads a fresh output's shape
-// from it instead of asking with a second N-API call (meta) for each of ~1500 outputs an iteration.
+// The output metadata of the latest call, in a Float64Array JS handed over once (setMetaBuffer): per
+// stored tensor id, dtypeCode, rank, ...shape, from the start. JS reads a fresh output's shape from it
+// instead of asking with a second N-API call (meta) for each of ~1500 outputs an iteration; it finds a
+// record by its id (ids are never reused, so even a record left from an earlier call is right).
 struct MetaBuffer {
   double* data = nullptr;
   size_t capacity = 0;
-  size_t used = 1;
+  size_t used = 0;
   napi_ref ref = nullptr;
 };
 MetaBuffer& meta_buffer() {
@@ -48,7 +49,6 @@ void record_meta(int64_t id, const at::Tensor& t) {
   r[2] = static_cast<double>(t.dim());
   for (int64_t d = 0; d < t.dim(); ++d) r[3 + d] = static_cast<double>(t.size(d));
   b.used += need;
-  b.data[0] += 1;
 }
 
 napi_value trampoline(napi_env env, napi_callback_info info) {
@@ -56,11 +56,7 @@ napi_value trampoline(napi_env env, napi_callback_info info) {
   size_t argc = 0;
   napi_get_cb_info(env, info, &argc, nullptr, nullptr, &data);
   auto impl = reinterpret_cast<Impl>(data);
-  MetaBuffer& meta = meta_buffer();
-  if (meta.data != nullptr) {
-    meta.data[0] = 0;
-    meta.used = 1;
-  }
+  meta_buffer().used = 0;
   try {
     Args args(env, info);
     return impl(args);
@@ -328,8 +324,7 @@ napi_value set_meta_buffer(Args& a) {
   check(a.env, napi_create_reference(a.env, a.raw(0), 1, &b.ref), "create_reference");
   b.data = static_cast<double*>(data);
   b.capacity = length;
-  b.data[0] = 0;
-  b.used = 1;
+  b.used = 0;
   return make_undefined(a.env);
 }
 

@@ -21,12 +21,13 @@ export const batchNormInferenceGradConfig: tf.GradConfig = {
     const dy = Array.isArray(dys) ? dys[0]! : dys;
     const { epsilon, relu } = attrs as unknown as BatchNormInferenceAttrs;
     const axes = Array.from({ length: x.rank - 1 }, (_, i) => i);
-    const masked = (): tf.Tensor => (relu === true ? tf.mul(dy, tf.cast(tf.greater(y, 0), 'float32')) : dy);
-    const rstd = (): tf.Tensor => tf.rsqrt(tf.add(variance, epsilon));
+    // Shared by the closures; made here, in the engine's backward scope, which disposes them after.
+    const masked = relu === true ? tf.mul(dy, tf.cast(tf.greater(y, 0), 'float32')) : dy;
+    const rstd = tf.rsqrt(tf.add(variance, epsilon));
     return {
-      x: () => tf.mul(masked(), tf.mul(gamma, rstd())),
-      gamma: () => tf.sum(tf.mul(tf.mul(masked(), tf.sub(x, mean)), rstd()), axes),
-      beta: () => tf.sum(masked(), axes),
+      x: () => tf.mul(masked, tf.mul(gamma, rstd)),
+      gamma: () => tf.sum(tf.mul(tf.mul(masked, tf.sub(x, mean)), rstd), axes),
+      beta: () => tf.sum(masked, axes),
       mean: noGradient('mean'),
       variance: noGradient('variance'),
     };
